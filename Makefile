@@ -1,0 +1,53 @@
+# Driftless — the two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+CARGO ?= cargo
+export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
+
+.PHONY: build test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
+
+## build: compile the workspace (debug) and the driftless binary.
+build:
+	$(CARGO) build --workspace --all-targets
+
+## fmt: format all Rust code.
+fmt:
+	$(CARGO) fmt --all
+
+## lint: formatting check, clippy with warnings as errors, and crds/ up to date.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## crds: regenerate crds/ from the Rust types (never edit crds/ by hand).
+crds:
+	$(CARGO) run --quiet -p driftless -- crds --dir crds
+
+## deps: Debian packages the tests need (git, lighttpd, docker-registry, ...).
+deps:
+	e2e/scripts/install-deps.sh
+
+## controlplane: build kube-apiserver and etcd from the Go module proxy into e2e/bin (cached).
+controlplane:
+	e2e/scripts/build-controlplane.sh
+
+## cluster-up / cluster-down: a local kube-apiserver + etcd on loopback; kubeconfig in .dev/kubeconfig.
+cluster-up: controlplane
+	e2e/scripts/cluster-up.sh
+
+cluster-down:
+	e2e/scripts/cluster-down.sh
+
+## unit: tests that need no server (pure logic, golden kustomize corpus, generated CRDs).
+unit:
+	$(CARGO) test --workspace --exclude driftless-e2e
+
+## e2e: end-to-end tests against the real control plane, git server and registry.
+e2e: deps controlplane
+	$(CARGO) test -p driftless-e2e -- --test-threads=4
+
+## test: everything CI runs.
+test: lint unit e2e
+
+## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.
+bench:
+	$(CARGO) bench --workspace

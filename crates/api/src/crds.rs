@@ -1,0 +1,29 @@
+//! The CustomResourceDefinitions of every kind, as `driftless crds` prints them.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use crate::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization};
+
+/// Every CRD, with the file name `make crds` writes it to under `crds/`.
+pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
+    vec![
+        (
+            "source.driftless.dev_gitrepositories.yaml",
+            GitRepository::crd(),
+        ),
+        (
+            "kustomize.driftless.dev_kustomizations.yaml",
+            Kustomization::crd(),
+        ),
+        (
+            "image.driftless.dev_imagerepositories.yaml",
+            ImageRepository::crd(),
+        ),
+        ("image.driftless.dev_imagepolicies.yaml", ImagePolicy::crd()),
+        (
+            "image.driftless.dev_imageupdateautomations.yaml",
+            ImageUpdateAutomation::crd(),
+        ),
+    ]
+}

@@ -1,0 +1,34 @@
+//! `driftless`: pull-based GitOps for Kubernetes.
+//!
+//! One binary: the controllers (`run`, as their issues land) and the tools around them
+//! (`crds`, `version`, …).
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Driftless keeps a Kubernetes cluster in step with git: controllers inside the cluster pull
+/// from git and apply what they find, correcting drift and pruning what left git.
+#[derive(Parser, Debug)]
+#[command(name = "driftless", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the CustomResourceDefinitions of every Driftless kind as one YAML stream
+    /// (pipe it to `kubectl apply -f -`, or use `--dir` to write one file per kind).
+    Crds(cmd::crds::Args),
+    /// Print the version of this build.
+    Version(cmd::version::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crds(args) => cmd::crds::run(&args),
+        Command::Version(args) => cmd::version::run(&args),
+    }
+}
