@@ -1,0 +1,36 @@
+//! End-to-end test support for Driftless: real parts on loopback, no mocks.
+//!
+//! - [`ControlPlane`]: kube-apiserver + etcd built from the Go module proxy
+//!   (`e2e/scripts/build-controlplane.sh`) and started once per machine by
+//!   `e2e/scripts/cluster-up.sh`; tests get a [`kube::Client`] with admin rights.
+//! - [`GitServer`]: `git daemon` (git://, push enabled) and `git http-backend`
+//!   behind lighttpd (anonymous read under `/git/`, basic auth and push under
+//!   `/private/`), stopped on drop.
+//! - [`Registry`]: Debian's `docker-registry` with a throw-away storage
+//!   directory, and [`Registry::push_image`] to publish tiny images by tag.
+//! - [`TestNamespace`]: a fresh namespace per test, deleted on drop.
+//! - [`mark_deployment_available`]: writes a Deployment's status the way a
+//!   controller manager would, since none runs here.
+
+mod control_plane;
+mod crd_manifests;
+mod deployment_status;
+mod error;
+mod git_server;
+mod paths;
+mod poll;
+mod process;
+mod registry;
+mod schema_sample;
+mod test_namespace;
+
+pub use control_plane::ControlPlane;
+pub use crd_manifests::{load_crds, wait_established};
+pub use deployment_status::mark_deployment_available;
+pub use error::{Error, Result};
+pub use git_server::GitServer;
+pub use paths::{crds_dir, repo_root};
+pub use poll::poll_until;
+pub use registry::Registry;
+pub use schema_sample::sample_from_schema;
+pub use test_namespace::TestNamespace;
