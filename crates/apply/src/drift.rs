@@ -1,0 +1,58 @@
+//! Has an object drifted? Compares the live object with the server-side dry-run result of
+//! applying the manifest to it.
+
+use serde_json::Value;
+
+/// True when applying would change the live object: the dry-run result differs from it.
+///
+/// Both come from the same API server, so defaulted fields match; the only field compared
+/// loosely is `metadata.managedFields[].time`, which a dry-run may refresh without any
+/// change. A changed field set or owner in `managedFields` does count: applying takes
+/// ownership of the fields the manifest sets.
+pub fn has_drifted(live: &Value, dry_run: &Value) -> bool {
+    comparable(live) != comparable(dry_run)
+}
+
+fn comparable(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(entries) = object
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
+        for entry in entries {
+            if let Some(entry) = entry.as_object_mut() {
+                entry.remove("time");
+            }
+        }
+    }
+    object
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(data: &str, time: &str, manager: &str) -> Value {
+        json!({
+            "metadata": {"name": "c", "resourceVersion": "7",
+                "managedFields": [{"manager": manager, "operation": "Apply", "time": time}]},
+            "data": {"key": data}
+        })
+    }
+
+    #[test]
+    fn managed_field_times_do_not_count() {
+        let live = object("a", "2026-01-01T00:00:00Z", "driftless");
+        let dry_run = object("a", "2026-01-02T00:00:00Z", "driftless");
+        assert!(!has_drifted(&live, &dry_run));
+    }
+
+    #[test]
+    fn data_and_ownership_changes_count() {
+        let live = object("a", "t", "driftless");
+        assert!(has_drifted(&live, &object("b", "t", "driftless")));
+        assert!(has_drifted(&live, &object("a", "t", "kubectl")));
+    }
+}
