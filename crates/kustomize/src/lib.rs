@@ -1,0 +1,172 @@
+//! Driftless's native kustomize engine.
+//!
+//! A pure library (no Kubernetes client, no network) producing the same
+//! objects in the same order as `kubectl kustomize` (kustomize v5):
+//! resources, components, namespace, name prefix/suffix, labels, annotations,
+//! images, replicas, patches (strategic merge and JSON6902), ConfigMap and
+//! Secret generators with kustomize's content hash, name-reference
+//! propagation, replacements and the legacy sort order.
+//!
+//! Loading is restricted: a kustomization may read files only in or below its
+//! own directory (kubectl's default), and nothing may leave
+//! [`BuildOptions::boundary`] when one is set (what controllers use for an
+//! artifact root). Fields the engine does not implement (helmCharts, plugins,
+//! …) are errors naming the field.
+
+mod builtin_specs;
+mod error;
+mod fieldspec;
+mod flux;
+mod generator;
+mod hash;
+mod kustomization;
+mod loader;
+mod name_reference;
+mod patch;
+mod regex_cache;
+mod replacement;
+mod resid;
+mod resmap;
+mod resource;
+mod sort;
+mod target;
+mod transform;
+mod yaml11;
+mod yaml_emit;
+mod yaml_io;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{Error, Result};
+pub use flux::generate_kustomization;
+pub use kustomization::{
+    FieldOptions, FieldSpecArg, GeneratorArgs, GeneratorOptions, Image, KUSTOMIZATION_FILE_NAMES,
+    Kustomization, Label, LegacySortOptions, Patch, Replacement, ReplacementEntry,
+    ReplacementSource, ReplacementTarget, Replica, Selector, SortOptions, TargetSelector,
+};
+
+use loader::Loader;
+use target::{Builder, Target};
+
+/// kubectl's `--load-restrictor`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LoadRestrictions {
+    /// Files a kustomization reads (resources, patches, generator inputs) must be
+    /// in or below its own directory; bases and components may be anywhere
+    /// (kubectl's default, `LoadRestrictionsRootOnly`).
+    #[default]
+    RootOnly,
+    /// Files may be anywhere (`LoadRestrictionsNone`); a boundary still applies.
+    None,
+}
+
+/// How a build may load files.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Directory no file or base may leave (after resolving symlinks); what
+    /// controllers set to the artifact root. `None`: no such boundary.
+    pub boundary: Option<PathBuf>,
+    /// kubectl's rule for files outside a kustomization's directory.
+    pub load_restrictions: LoadRestrictions,
+    /// Flux's rule: a directory without a kustomization file gets a generated
+    /// one listing every Kubernetes YAML below it.
+    pub generate_missing: bool,
+}
+
+/// The objects a build produced, in output order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceList {
+    /// The objects (each a JSON object).
+    pub objects: Vec<serde_json::Value>,
+}
+
+impl ResourceList {
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// True when the build produced nothing.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The YAML stream `kubectl kustomize` prints (documents separated by `---`).
+    pub fn to_yaml(&self) -> String {
+        yaml_io::to_yaml_stream(&self.objects)
+    }
+}
+
+/// Builds the kustomization in `dir` with kubectl's default restrictions.
+pub fn build(dir: &Path) -> Result<ResourceList> {
+    build_with(dir, &BuildOptions::default())
+}
+
+/// Builds the kustomization in `dir` with the given options.
+pub fn build_with(dir: &Path, opts: &BuildOptions) -> Result<ResourceList> {
+    let root = loader::canonical(dir)?;
+    if !root.is_dir() {
+        return Err(Error::invalid(
+            &root,
+            "must build at directory: not a directory",
+        ));
+    }
+    if opts.generate_missing && Kustomization::find_file(&root)?.is_none() {
+        let k = generate_kustomization(&root)?;
+        return build_kustomization(&root, &k, opts);
+    }
+    let (k, file) = Builder::load_dir(&root)?;
+    build_target(&root, &k, file, opts)
+}
+
+/// Builds an in-memory kustomization as if it were the kustomization file of `dir`
+/// (what controllers use to overlay spec fields or a generated kustomization).
+pub fn build_kustomization(
+    dir: &Path,
+    kustomization: &Kustomization,
+    opts: &BuildOptions,
+) -> Result<ResourceList> {
+    let root = loader::canonical(dir)?;
+    kustomization.check_fields(&root.join("kustomization.yaml"))?;
+    let file = root.join("kustomization.yaml");
+    build_target(&root, kustomization, file, opts)
+}
+
+fn build_target(
+    root: &Path,
+    k: &Kustomization,
+    file: PathBuf,
+    opts: &BuildOptions,
+) -> Result<ResourceList> {
+    let boundary = match &opts.boundary {
+        Some(b) => Some(loader::canonical(b)?),
+        None => None,
+    };
+    if let Some(b) = &boundary
+        && !root.starts_with(b)
+    {
+        return Err(Error::LoadRestriction {
+            path: file.clone(),
+            target: root.to_path_buf(),
+            root: b.clone(),
+        });
+    }
+    let target = Target {
+        kustomization: k,
+        file: file.clone(),
+        loader: Loader {
+            root: root.to_path_buf(),
+            boundary,
+            root_only: opts.load_restrictions == LoadRestrictions::RootOnly,
+        },
+    };
+    let ra = Builder::new().accumulate(&target, resmap::ResMap::default())?;
+    let ra = target::finish(ra, k, &file)?;
+    Ok(ResourceList {
+        objects: ra
+            .items
+            .into_iter()
+            .map(|r| serde_json::Value::Object(r.obj))
+            .collect(),
+    })
+}

@@ -1,0 +1,47 @@
+//! The `replicas` field.
+
+use serde_json::Value;
+
+use crate::builtin_specs;
+use crate::error::{Failure, Outcome};
+use crate::fieldspec::{self, CreateKind};
+use crate::kustomization::Replica;
+use crate::resmap::ResMap;
+
+/// Sets spec.replicas of workloads whose current or any previous name matches.
+pub(crate) fn set_replicas(resmap: &mut ResMap, replicas: &[Replica]) -> Outcome<()> {
+    for replica in replicas {
+        let mut found = false;
+        for spec in builtin_specs::replicas() {
+            for res in &mut resmap.items {
+                let selected = res
+                    .all_ids()
+                    .iter()
+                    .any(|id| id.name == replica.name && id.gvk.is_selected_by(&spec.gvk));
+                if !selected {
+                    continue;
+                }
+                found = true;
+                if !spec.matches(&res.gvk()) {
+                    continue;
+                }
+                fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
+                    *node = Value::from(replica.count);
+                    Ok(())
+                })?;
+            }
+        }
+        if !found {
+            let kinds: Vec<String> = builtin_specs::replicas()
+                .iter()
+                .map(|s| s.gvk.display())
+                .collect();
+            return Err(Failure::new(format!(
+                "resource with name {} does not match a config with the following GVK [{}]",
+                replica.name,
+                kinds.join(" ")
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The one error type of this crate, classifiable into Flux condition reasons.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while fetching, checking out or serving a source.
+///
+/// Messages never contain secrets: URLs are shown with their user info removed and
+/// credentials are only ever held by [`crate::GitAuth`], whose `Debug` redacts them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The remote rejected the credentials (or asked for some and none were given).
+    #[error("authentication to {url} failed: {message}")]
+    Authentication {
+        /// Remote URL (without credentials).
+        url: String,
+        /// What the transport reported.
+        message: String,
+    },
+    /// The remote could not be reached or the git protocol exchange failed.
+    #[error("git operation on {url} failed: {message}")]
+    Remote {
+        /// Remote URL (without credentials).
+        url: String,
+        /// What the transport reported.
+        message: String,
+    },
+    /// The URL could not be parsed or uses an unsupported scheme.
+    #[error("invalid git URL {url}: {message}")]
+    InvalidUrl {
+        /// The offending URL (without credentials).
+        url: String,
+        /// Why it was rejected.
+        message: String,
+    },
+    /// The requested reference does not exist on the remote (or no tag satisfies a semver range).
+    #[error("{reference} not found on {url}")]
+    ReferenceNotFound {
+        /// Remote URL (without credentials).
+        url: String,
+        /// The reference as the user wrote it, e.g. `branch "main"` or `semver ">=1.0.0"`.
+        reference: String,
+    },
+    /// The reference itself is malformed (e.g. an invalid semver range or commit id).
+    #[error("invalid reference: {0}")]
+    InvalidReference(String),
+    /// The operation took longer than the request's timeout.
+    #[error("git operation on {url} timed out after {seconds}s")]
+    Timeout {
+        /// Remote URL (without credentials).
+        url: String,
+        /// The timeout that elapsed.
+        seconds: u64,
+    },
+    /// The authentication material was unusable (e.g. an unreadable CA bundle).
+    #[error("invalid credentials for {url}: {message}")]
+    InvalidAuth {
+        /// Remote URL (without credentials).
+        url: String,
+        /// Why the material was rejected (never the material itself).
+        message: String,
+    },
+    /// Reading the fetched objects from the local mirror failed.
+    #[error("reading git objects of {url} from mirror {mirror} failed: {message}")]
+    Mirror {
+        /// Remote URL (without credentials).
+        url: String,
+        /// The bare mirror directory.
+        mirror: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// A filesystem operation in the cache directory failed.
+    #[error("{action} {path}: {message}")]
+    Storage {
+        /// What was being done, e.g. `writing`.
+        action: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The I/O error text.
+        message: String,
+    },
+    /// The artifact is not (or no longer) in the cache.
+    #[error("artifact {0} is not in the source cache")]
+    ArtifactNotFound(String),
+    /// A worker thread running blocking git work panicked or was cancelled.
+    #[error("background git task failed: {0}")]
+    Task(String),
+}
+
+impl Error {
+    /// The Flux condition reason this error maps to (`AuthenticationFailed`,
+    /// `GitOperationFailed`, `URLInvalid`, `StorageOperationFailed`, …).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Authentication { .. } | Error::InvalidAuth { .. } => "AuthenticationFailed",
+            Error::Remote { .. }
+            | Error::ReferenceNotFound { .. }
+            | Error::Timeout { .. }
+            | Error::Mirror { .. }
+            | Error::Task(_) => "GitOperationFailed",
+            Error::InvalidUrl { .. } => "URLInvalid",
+            Error::InvalidReference(_) => "InvalidReference",
+            Error::Storage { .. } | Error::ArtifactNotFound(_) => "StorageOperationFailed",
+        }
+    }
+
+    /// Whether retrying later without changing the spec may help (network trouble,
+    /// timeouts, storage hiccups) as opposed to a spec or credential problem.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Remote { .. }
+                | Error::Timeout { .. }
+                | Error::Storage { .. }
+                | Error::Task(_)
+                | Error::Mirror { .. }
+        )
+    }
+
+    /// Build a [`Error::Storage`] from an I/O error.
+    pub(crate) fn storage(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        err: impl std::fmt::Display,
+    ) -> Self {
+        Error::Storage {
+            action,
+            path: path.into(),
+            message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_follow_flux() {
+        let auth = Error::Authentication {
+            url: "https://x/y".into(),
+            message: "401".into(),
+        };
+        assert_eq!(auth.reason(), "AuthenticationFailed");
+        assert!(!auth.is_transient());
+        let missing = Error::ReferenceNotFound {
+            url: "https://x/y".into(),
+            reference: "branch \"nope\"".into(),
+        };
+        assert_eq!(missing.reason(), "GitOperationFailed");
+        assert!(missing.to_string().contains("branch \"nope\""));
+        let down = Error::Remote {
+            url: "git://127.0.0.1:1/x".into(),
+            message: "connection refused".into(),
+        };
+        assert!(down.is_transient());
+        assert_eq!(
+            Error::storage("writing", "/a/b", "disk full").reason(),
+            "StorageOperationFailed"
+        );
+    }
+}

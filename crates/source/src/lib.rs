@@ -1,0 +1,26 @@
+//! Driftless source handling: a shared, content-addressed [`SourceCache`] that fetches
+//! git repositories with gix into per-URL bare mirrors, resolves Flux `spec.ref`s,
+//! checks commits out after ignore rules into artifacts, and serves them as
+//! directories (in-process) or deterministic tarballs (HTTP).
+//!
+//! The reconciler builds a [`FetchRequest`] from a GitRepository spec and calls
+//! [`SourceCache::fetch`]; errors map to Flux reasons with [`Error::reason`].
+
+mod auth;
+mod cache;
+mod checkout;
+pub mod digest;
+mod error;
+mod git_remote;
+mod ignore_rules;
+mod lru_index;
+mod reference;
+mod tarball;
+
+pub use auth::{BasicAuth, GitAuth};
+pub use cache::{Artifact, CacheStats, DEFAULT_TIMEOUT, FetchRequest, RemoteRevision, SourceCache};
+pub use digest::Digest;
+pub use error::Error;
+pub use ignore_rules::{DEFAULT_EXCLUDES, IgnoreRules, SOURCEIGNORE_FILE};
+pub use lru_index::OwnerKey;
+pub use reference::{DEFAULT_BRANCH, GitRef, RemoteRef};
