@@ -106,7 +106,7 @@ impl Error {
     }
 
     /// An [`Error::Kube`] for `action`.
-    pub(crate) fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+    pub fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
         let action = action.into();
         move |source| Error::Kube { action, source }
     }

@@ -188,6 +188,19 @@ impl GitServer {
         files: &[(&str, &str)],
         message: &str,
     ) -> Result<String> {
+        self.push_change(url, branch, files, &[], message)
+    }
+
+    /// Like [`GitServer::push_files`], and also deletes `removed` paths (files or
+    /// directories) in the same commit.
+    pub fn push_change(
+        &self,
+        url: &str,
+        branch: &str,
+        files: &[(&str, &str)],
+        removed: &[&str],
+        message: &str,
+    ) -> Result<String> {
         let work = tempfile::Builder::new()
             .prefix("work-")
             .tempdir_in(self.dir.path())
@@ -224,6 +237,15 @@ impl GitServer {
                 std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
             }
             std::fs::write(&file, content).map_err(Error::io("write", &file))?;
+        }
+        for path in removed {
+            let target = tree.join(path);
+            let removal = if target.is_dir() {
+                std::fs::remove_dir_all(&target)
+            } else {
+                std::fs::remove_file(&target)
+            };
+            removal.map_err(Error::io("remove", &target))?;
         }
         run_to_completion(self.git_command().current_dir(tree).args(["add", "--all"]))?;
         run_to_completion(self.git_command().current_dir(tree).args([

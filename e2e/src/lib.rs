@@ -15,6 +15,7 @@
 mod control_plane;
 mod crd_manifests;
 mod deployment_status;
+mod driftless;
 mod error;
 mod git_server;
 mod paths;
@@ -27,6 +28,7 @@ mod test_namespace;
 pub use control_plane::ControlPlane;
 pub use crd_manifests::{load_crds, wait_established};
 pub use deployment_status::mark_deployment_available;
+pub use driftless::{Driftless, driftless_binary};
 pub use error::{Error, Result};
 pub use git_server::GitServer;
 pub use paths::{crds_dir, repo_root};

@@ -70,6 +70,36 @@ impl ManagedProcess {
     }
 }
 
+impl ManagedProcess {
+    /// The OS process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Polls until the process exits, at most `timeout`; its exit code (`None` when killed
+    /// by a signal).
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Result<Option<i32>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .map_err(Error::io("wait for", &self.log_path))?
+            {
+                return Ok(status.code());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("{} to exit", self.name),
+                    timeout,
+                    last: log_tail(&self.log_path),
+                });
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
 impl Drop for ManagedProcess {
     fn drop(&mut self) {
         // Already exited is fine; there is nobody to report a failure to here.

@@ -1,6 +1,7 @@
 //! The smallest object an OpenAPI v3 schema accepts: every required field,
 //! nothing else. Used to round-trip one object of each CRD kind without
-//! hand-writing samples that would drift from the types.
+//! hand-writing samples that would drift from the types. URLs point at a closed
+//! loopback port (127.0.0.1:9), so a controller reconciling them never leaves the machine.
 
 use regex::Regex;
 use serde_json::{Map, Value, json};
@@ -11,11 +12,11 @@ const PATTERN_CANDIDATES: &[&str] = &[
     "sample",
     "1m",
     "main",
-    "https://example.com/sample",
-    "http://example.com/sample",
-    "ssh://git@example.com/sample",
-    "oci://example.com/sample",
-    "example.com/sample",
+    "https://127.0.0.1:9/sample",
+    "http://127.0.0.1:9/sample",
+    "ssh://git@127.0.0.1:9/sample",
+    "oci://127.0.0.1:9/sample",
+    "127.0.0.1:9/sample",
     "1.0.0",
     "v1.0.0",
     ">=1.0.0",
@@ -92,7 +93,7 @@ fn sample_string(schema: &Value) -> Option<String> {
     match schema.get("format").and_then(Value::as_str) {
         Some("date-time") => return Some(String::from("2024-01-01T00:00:00Z")),
         Some("duration") => return Some(String::from("1m")),
-        Some("uri") => return Some(String::from("https://example.com/sample")),
+        Some("uri") => return Some(String::from("https://127.0.0.1:9/sample")),
         _ => {}
     }
     match schema.get("pattern").and_then(Value::as_str) {
@@ -143,7 +144,7 @@ mod tests {
         let sample = sample_from_schema(&schema).expect("a sample for a satisfiable schema");
         assert_eq!(
             sample,
-            json!({"url": "https://example.com/sample", "interval": "1m", "ref": {}})
+            json!({"url": "https://127.0.0.1:9/sample", "interval": "1m", "ref": {}})
         );
     }
 

@@ -192,7 +192,7 @@ impl Applier {
             .map(|d| self.plan(d, options, &stage_one_namespaces))
             .collect();
         let checked = stream::iter(planned)
-        .buffered(options.concurrency.max(1))
+            .buffered(options.concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
         for result in checked {

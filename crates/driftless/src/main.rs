@@ -21,14 +21,30 @@ enum Command {
     /// Print the CustomResourceDefinitions of every Driftless kind as one YAML stream
     /// (pipe it to `kubectl apply -f -`, or use `--dir` to write one file per kind).
     Crds(cmd::crds::Args),
+    /// Build a kustomization with Driftless's native engine and print the YAML stream,
+    /// as `kubectl kustomize DIR` does.
+    Kustomize(cmd::kustomize::Args),
+    /// Run the controllers: watch GitRepositories (and, as they land, Kustomizations and
+    /// image automation) and make the cluster match git. Uses the in-cluster config or
+    /// $KUBECONFIG.
+    Run(Box<cmd::run::Args>),
     /// Print the version of this build.
     Version(cmd::version::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(&args),
+        Command::Kustomize(args) => cmd::kustomize::run(&args),
+        Command::Run(args) => cmd::run::run(&args),
         Command::Version(args) => cmd::version::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
 pub mod crds;
+pub mod kustomize;
+pub mod run;
 pub mod version;

@@ -1,0 +1,35 @@
+//! What the Kustomization reconciler needs.
+
+use std::sync::Arc;
+
+use driftless_apply::Resolver;
+use driftless_runtime::{EventRecorder, Metrics};
+use driftless_source::SourceCache;
+
+use crate::clients::ClientCache;
+
+/// Lockdown and defaults for multi-tenant clusters.
+#[derive(Clone, Debug, Default)]
+pub struct TenancyOptions {
+    /// `--no-cross-namespace-refs`: sourceRef and dependsOn must stay in the object's namespace.
+    pub no_cross_namespace_refs: bool,
+    /// `--default-service-account`: impersonated when `spec.serviceAccountName` is empty.
+    pub default_service_account: Option<String>,
+}
+
+/// Shared state of the Kustomization reconciler.
+#[derive(Clone)]
+pub struct Context {
+    /// Controller and impersonating clients.
+    pub clients: ClientCache,
+    /// The process-wide source cache (artifacts are read in-process).
+    pub cache: Arc<SourceCache>,
+    /// Kind lookups, shared by every apply.
+    pub resolver: Resolver,
+    /// Event recorder.
+    pub recorder: EventRecorder,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Multi-tenancy options.
+    pub tenancy: TenancyOptions,
+}

@@ -1,0 +1,65 @@
+use thiserror::Error;
+
+/// Errors of the Kustomization reconciler. Each names what failed: the source, the file or
+/// field of a build, the object of an apply.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A call to the API server (as the controller) failed.
+    #[error("{action}: {source}")]
+    Kube {
+        /// What was being done.
+        action: String,
+        /// The API error.
+        source: kube::Error,
+    },
+    /// The source or a dependency is not ready yet; retried soon, not a failure of the spec.
+    #[error("{0}")]
+    DependencyNotReady(String),
+    /// A reference the controller's lockdown flags forbid.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The spec is unusable (bad duration, path outside the artifact, …).
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// The kustomize build failed.
+    #[error("kustomize build failed: {0}")]
+    Build(String),
+    /// `postBuild` substitution failed.
+    #[error("post-build substitution failed for {object}: {message}")]
+    Substitution {
+        /// `Kind/namespace/name`.
+        object: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A `substituteFrom` object is missing or unreadable.
+    #[error("{0}")]
+    SubstituteFrom(String),
+    /// Dry-run, apply, prune or health checks failed.
+    #[error(transparent)]
+    Apply(#[from] driftless_apply::ApplyError),
+    /// The finalizer machinery failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl Error {
+    /// The Flux condition reason for this error.
+    pub fn reason(&self) -> &'static str {
+        use driftless_api::condition::reason;
+        match self {
+            Error::Kube { .. } | Error::Finalizer(_) => reason::RECONCILIATION_FAILED,
+            Error::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
+            Error::AccessDenied(_) => reason::ACCESS_DENIED,
+            Error::InvalidSpec(_) => reason::ARTIFACT_FAILED,
+            Error::Build(_) | Error::Substitution { .. } | Error::SubstituteFrom(_) => {
+                reason::BUILD_FAILED
+            }
+            Error::Apply(e) => match e {
+                driftless_apply::ApplyError::Unhealthy { .. } => reason::HEALTH_CHECK_FAILED,
+                driftless_apply::ApplyError::PruneFailed { .. } => reason::PRUNE_FAILED,
+                _ => reason::RECONCILIATION_FAILED,
+            },
+        }
+    }
+}

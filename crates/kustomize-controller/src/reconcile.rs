@@ -1,0 +1,593 @@
+//! The Kustomization controller loop: source → build → substitute → dry-run and apply →
+//! prune → health → status, with finalizer-driven pruning on delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driftless_api::condition::{self, reason};
+use driftless_api::duration::parse_duration;
+use driftless_api::kustomize::{KustomizationStatus, ResourceRef, SubstituteKind};
+use driftless_api::well_known::FINALIZER;
+use driftless_api::{GitRepository, Kustomization};
+use driftless_apply::{
+    Action as ApplyAction, Applier, ApplyOptions, ChangeSet, ObjectRef, Owner, PruneAction,
+    PruneEntry,
+};
+use driftless_runtime::events::Severity;
+use driftless_runtime::object::{apply_status, reconcile_trigger, requested_at};
+use driftless_source::Digest;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef as KubeRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::Value;
+use tokio_stream_compat::UnboundedReceiverStream;
+use tracing::{Instrument, info_span};
+
+use crate::drift::DriftWatch;
+use crate::{Context, Error, build, status, substitute};
+
+const KIND: &str = "Kustomization";
+/// How soon to look again while a dependency or the source is not ready.
+const DEPENDENCY_REQUEUE: Duration = Duration::from_secs(5);
+
+/// Runs the Kustomization controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    api: Api<Kustomization>,
+    repos: Api<GitRepository>,
+    watch: watcher::Config,
+    ready: impl FnOnce() + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watch.clone())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_trigger, Default::default());
+    let store = reader.clone();
+    tokio::spawn(async move {
+        driftless_runtime::readiness::store_synced(&store).await;
+        ready();
+    });
+    let (drift, requeues) = DriftWatch::new(ctx.clients.controller().clone());
+    let users = reader.clone();
+    let state = Arc::new(State { ctx, drift });
+    Controller::for_stream(stream, reader)
+        .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
+        .watches(repos, watch, move |repo| users_of(&users, &repo))
+        .reconcile_on(UnboundedReceiverStream::new(requeues))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, state)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+struct State {
+    ctx: Arc<Context>,
+    drift: DriftWatch,
+}
+
+/// The Kustomizations whose sourceRef names `repo`.
+fn users_of(store: &Store<Kustomization>, repo: &GitRepository) -> Vec<KubeRef<Kustomization>> {
+    let repo_ns = repo.namespace().unwrap_or_default();
+    let repo_name = repo.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|ks| {
+            let ns = ks.namespace().unwrap_or_default();
+            let source = &ks.spec.source_ref;
+            source.name == repo_name && source.namespace.as_deref().unwrap_or(&ns) == repo_ns
+        })
+        .map(|ks| KubeRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let namespace = ks.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", kind = KIND, namespace = %namespace, name = %ks.name_any(), revision = tracing::field::Empty);
+    let started = Instant::now();
+    let api: Api<Kustomization> = Api::namespaced(ctx.clients.controller().clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, ks, |event| async {
+        match event {
+            FinalizerEvent::Apply(ks) => apply(ks, &state).await,
+            FinalizerEvent::Cleanup(ks) => cleanup(ks, ctx).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    ctx.metrics
+        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
+    result
+}
+
+fn intervals(ks: &Kustomization) -> (Duration, Duration, Duration) {
+    let interval = parse_duration(&ks.spec.interval).unwrap_or(Duration::from_secs(600));
+    let retry = ks
+        .spec
+        .retry_interval
+        .as_deref()
+        .and_then(|r| parse_duration(r).ok())
+        .unwrap_or(interval);
+    let timeout = ks
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(interval);
+    (interval, retry, timeout)
+}
+
+/// The ServiceAccount to impersonate, if any.
+fn service_account<'a>(ks: &'a Kustomization, ctx: &'a Context) -> Option<&'a str> {
+    ks.spec
+        .service_account_name
+        .as_deref()
+        .or(ctx.tenancy.default_service_account.as_deref())
+}
+
+async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let namespace = ks.namespace().unwrap_or_default();
+    let name = ks.name_any();
+    let (interval, retry, timeout) = intervals(&ks);
+    let mut st = ks.status.clone().unwrap_or_default();
+    if ks.spec.suspend {
+        let ready = condition::find(&st.conditions, condition::READY).map(|c| c.status == "True");
+        ctx.metrics
+            .set_object_state(KIND, &namespace, &name, ready, true);
+        return Ok(Action::await_change());
+    }
+    let generation = ks.meta().generation;
+    let mut revision = None;
+    let outcome = sync(&ks, state, &mut st, &mut revision, timeout).await;
+    let now = Timestamp::now();
+    st.reconcile_request.last_handled_reconcile_at = requested_at(ks.as_ref());
+    let action = match &outcome {
+        Ok(changes) => {
+            let rev = revision.as_deref().unwrap_or_default();
+            tracing::Span::current().record("revision", rev);
+            status::record_applied(&mut st, rev, changes.checked_health, generation, now);
+            Action::requeue(interval)
+        }
+        Err(err) => {
+            status::record_failure(&mut st, revision.as_deref(), err, generation, now);
+            match err {
+                Error::DependencyNotReady(_) => Action::requeue(DEPENDENCY_REQUEUE),
+                _ => Action::requeue(retry),
+            }
+        }
+    };
+    write_status(ctx, &namespace, &name, &st).await?;
+    ctx.metrics
+        .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
+    publish(ctx, &ks, &outcome, revision.as_deref()).await;
+    Ok(action)
+}
+
+/// What a successful sync did.
+struct Synced {
+    applied: ChangeSet,
+    pruned: Vec<PruneEntry>,
+    checked_health: bool,
+}
+
+async fn sync(
+    ks: &Kustomization,
+    state: &State,
+    st: &mut KustomizationStatus,
+    revision: &mut Option<String>,
+    timeout: Duration,
+) -> Result<Synced, Error> {
+    let ctx = &state.ctx;
+    let namespace = ks.namespace().unwrap_or_default();
+    check_dependencies(ks, ctx).await?;
+    let (root, rev) = source_artifact(ks, ctx).await?;
+    *revision = Some(rev);
+
+    let spec = ks.spec.clone();
+    let build_root = root.clone();
+    let started = Instant::now();
+    let mut objects = tokio::task::spawn_blocking(move || build::build(&build_root, &spec))
+        .await
+        .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
+    ctx.metrics
+        .kustomize_build_duration
+        .with_label_values(&[KIND])
+        .observe(started.elapsed().as_secs_f64());
+
+    let client = ctx
+        .clients
+        .for_account(&namespace, service_account(ks, ctx))?;
+    if let Some(post_build) = &ks.spec.post_build {
+        let vars = substitution_vars(ks, &client, &namespace, post_build).await?;
+        substitute::substitute_all(&mut objects, &vars)?;
+    }
+
+    let owner = Owner::new(ks.name_any(), namespace.clone());
+    let applier = Applier::new(client, ctx.resolver.clone());
+    let mut options = ApplyOptions::new(
+        ks.spec
+            .target_namespace
+            .clone()
+            .unwrap_or_else(|| namespace.clone()),
+    );
+    options.force = ks.spec.force;
+    options.wait_timeout = timeout;
+    let applied = applier.apply(&owner, objects, &options).await?;
+    count(ctx, &applied);
+    watch_kinds(state, &applier, &applied).await;
+
+    let old: Vec<ResourceRef> = st
+        .inventory
+        .as_ref()
+        .map(|i| i.entries.clone())
+        .unwrap_or_default();
+    let new = applied.inventory();
+    let pruned = if ks.spec.prune {
+        let stale = driftless_apply::diff(&old, &new);
+        let pruned = applier.prune(&owner, &stale).await?;
+        let deleted = pruned
+            .iter()
+            .filter(|p| p.action == PruneAction::Deleted)
+            .count();
+        ctx.metrics
+            .apply_objects_total
+            .with_label_values(&["pruned"])
+            .inc_by(deleted as u64);
+        pruned
+    } else {
+        Vec::new()
+    };
+    status::record_inventory(st, new);
+
+    let to_check: Vec<ObjectRef> = if ks.spec.wait {
+        applied.changes.iter().map(|c| c.object.clone()).collect()
+    } else {
+        ks.spec
+            .health_checks
+            .iter()
+            .map(|h| ObjectRef {
+                group: driftless_apply::split_api_version(h.api_version.as_deref().unwrap_or("v1"))
+                    .0
+                    .to_owned(),
+                version: driftless_apply::split_api_version(
+                    h.api_version.as_deref().unwrap_or("v1"),
+                )
+                .1
+                .to_owned(),
+                kind: h.kind.clone(),
+                namespace: Some(h.namespace.clone().unwrap_or_else(|| namespace.clone())),
+                name: h.name.clone(),
+            })
+            .collect()
+    };
+    let checked_health = !to_check.is_empty();
+    if checked_health {
+        applier.wait_healthy(&to_check, timeout).await?;
+    }
+    Ok(Synced {
+        applied,
+        pruned,
+        checked_health,
+    })
+}
+
+fn count(ctx: &Context, applied: &ChangeSet) {
+    for (action, label) in [
+        (ApplyAction::Created, "created"),
+        (ApplyAction::Configured, "configured"),
+        (ApplyAction::Unchanged, "unchanged"),
+    ] {
+        let n = applied.with_action(action).len() as u64;
+        if n > 0 {
+            ctx.metrics
+                .apply_objects_total
+                .with_label_values(&[label])
+                .inc_by(n);
+        }
+    }
+}
+
+async fn watch_kinds(state: &State, applier: &Applier, applied: &ChangeSet) {
+    let mut kinds: Vec<&ObjectRef> = Vec::new();
+    for change in &applied.changes {
+        if !kinds.iter().any(|k| {
+            k.group == change.object.group
+                && k.version == change.object.version
+                && k.kind == change.object.kind
+        }) {
+            kinds.push(&change.object);
+        }
+    }
+    for object in kinds {
+        if let Ok(Some(resolved)) = state.ctx.resolver.resolve(applier.client(), object).await {
+            state.drift.ensure(&resolved.resource);
+        }
+    }
+}
+
+async fn check_dependencies(ks: &Kustomization, ctx: &Context) -> Result<(), Error> {
+    let namespace = ks.namespace().unwrap_or_default();
+    for dep in &ks.spec.depends_on {
+        let dep_ns = dep.namespace.clone().unwrap_or_else(|| namespace.clone());
+        if ctx.tenancy.no_cross_namespace_refs && dep_ns != namespace {
+            return Err(Error::AccessDenied(format!(
+                "can't depend on Kustomization '{dep_ns}/{}': cross-namespace references are disabled",
+                dep.name
+            )));
+        }
+        let api: Api<Kustomization> = Api::namespaced(ctx.clients.controller().clone(), &dep_ns);
+        let found = api.get_opt(&dep.name).await.map_err(|source| Error::Kube {
+            action: format!("reading dependency Kustomization {dep_ns}/{}", dep.name),
+            source,
+        })?;
+        let ready = found.as_ref().is_some_and(|d| {
+            let st = d.status.clone().unwrap_or_default();
+            condition::is_ready(&st.conditions) && st.observed_generation == d.meta().generation
+        });
+        if !ready {
+            return Err(Error::DependencyNotReady(format!(
+                "dependency 'Kustomization/{dep_ns}/{}' is not ready",
+                dep.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The artifact directory and revision of the Kustomization's source.
+async fn source_artifact(
+    ks: &Kustomization,
+    ctx: &Context,
+) -> Result<(std::path::PathBuf, String), Error> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let source = &ks.spec.source_ref;
+    let source_ns = source
+        .namespace
+        .clone()
+        .unwrap_or_else(|| namespace.clone());
+    let what = format!("GitRepository/{source_ns}/{}", source.name);
+    if ctx.tenancy.no_cross_namespace_refs && source_ns != namespace {
+        return Err(Error::AccessDenied(format!(
+            "can't access '{what}': cross-namespace references are disabled"
+        )));
+    }
+    let api: Api<GitRepository> = Api::namespaced(ctx.clients.controller().clone(), &source_ns);
+    let repo = api
+        .get_opt(&source.name)
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("reading source {what}"),
+            source,
+        })?;
+    let repo =
+        repo.ok_or_else(|| Error::DependencyNotReady(format!("source '{what}' not found")))?;
+    let artifact = repo
+        .status
+        .as_ref()
+        .and_then(|s| s.artifact.clone())
+        .ok_or_else(|| {
+            Error::DependencyNotReady(format!("source '{what}' is not ready: no artifact yet"))
+        })?;
+    let digest = artifact
+        .digest
+        .as_deref()
+        .and_then(Digest::parse)
+        .ok_or_else(|| {
+            Error::DependencyNotReady(format!("source '{what}' has an artifact without a digest"))
+        })?;
+    let dir = ctx.cache.artifact_dir(&digest).ok_or_else(|| {
+        Error::DependencyNotReady(format!(
+            "artifact {digest} of source '{what}' (revision '{}') is not in the source cache yet",
+            artifact.revision
+        ))
+    })?;
+    Ok((dir, artifact.revision))
+}
+
+/// Variables from `substituteFrom` (read as the tenant), overridden by inline `substitute`.
+async fn substitution_vars(
+    ks: &Kustomization,
+    client: &Client,
+    namespace: &str,
+    post_build: &driftless_api::kustomize::PostBuild,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut vars = BTreeMap::new();
+    for reference in &post_build.substitute_from {
+        let what = format!("{:?} '{namespace}/{}'", reference.kind, reference.name);
+        let data: Option<BTreeMap<String, String>> = match reference.kind {
+            SubstituteKind::ConfigMap => {
+                let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+                api.get_opt(&reference.name)
+                    .await
+                    .map_err(|e| Error::SubstituteFrom(format!("substituteFrom {what}: {e}")))?
+                    .map(|cm| cm.data.unwrap_or_default())
+            }
+            SubstituteKind::Secret => {
+                let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+                match api
+                    .get_opt(&reference.name)
+                    .await
+                    .map_err(|e| Error::SubstituteFrom(format!("substituteFrom {what}: {e}")))?
+                {
+                    Some(secret) => Some(
+                        secret
+                            .data
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| {
+                                String::from_utf8(v.0).map(|v| (k.clone(), v)).map_err(|_| {
+                                    Error::SubstituteFrom(format!(
+                                        "substituteFrom {what}: key '{k}' is not UTF-8"
+                                    ))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    None => None,
+                }
+            }
+        };
+        match data {
+            Some(data) => vars.extend(data),
+            None if reference.optional => {}
+            None => {
+                return Err(Error::SubstituteFrom(format!(
+                    "substituteFrom {what} not found (set optional: true to tolerate it)"
+                )));
+            }
+        }
+    }
+    vars.extend(post_build.substitute.clone());
+    let _ = ks;
+    Ok(vars)
+}
+
+async fn write_status(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    st: &KustomizationStatus,
+) -> Result<(), Error> {
+    let api: Api<Kustomization> = Api::namespaced(ctx.clients.controller().clone(), namespace);
+    apply_status(&api, name, st)
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("writing status of Kustomization {namespace}/{name}"),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Events: one per sync that changed something (listing the objects), one per failure.
+async fn publish(
+    ctx: &Context,
+    ks: &Kustomization,
+    outcome: &Result<Synced, Error>,
+    revision: Option<&str>,
+) {
+    let reference = ks.object_ref(&());
+    match outcome {
+        Ok(synced) => {
+            let mut lines = Vec::new();
+            for action in [ApplyAction::Created, ApplyAction::Configured] {
+                for object in synced.applied.with_action(action) {
+                    lines.push(format!("{object} {action}"));
+                }
+            }
+            for entry in &synced.pruned {
+                if entry.action == PruneAction::Deleted {
+                    lines.push(format!("{} pruned", entry.object));
+                }
+            }
+            if !lines.is_empty() {
+                ctx.recorder
+                    .publish(
+                        &reference,
+                        Severity::Info,
+                        "ReconciliationSucceeded",
+                        &lines.join("\n"),
+                        revision,
+                    )
+                    .await;
+            }
+        }
+        Err(Error::DependencyNotReady(_)) => {}
+        Err(err) => {
+            ctx.recorder
+                .publish(
+                    &reference,
+                    Severity::Error,
+                    err.reason(),
+                    &err.to_string(),
+                    revision,
+                )
+                .await;
+        }
+    }
+}
+
+/// On delete: prune the whole inventory when `prune` is true (as the tenant), else orphan.
+async fn cleanup(ks: Arc<Kustomization>, ctx: &Context) -> Result<Action, Error> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let name = ks.name_any();
+    ctx.metrics.forget_object(KIND, &namespace, &name);
+    if !ks.spec.prune || ks.spec.suspend {
+        return Ok(Action::await_change());
+    }
+    let entries = ks
+        .status
+        .as_ref()
+        .and_then(|s| s.inventory.as_ref())
+        .map(|i| i.entries.clone())
+        .unwrap_or_default();
+    if entries.is_empty() {
+        return Ok(Action::await_change());
+    }
+    let client = ctx
+        .clients
+        .for_account(&namespace, service_account(&ks, ctx))?;
+    let applier = Applier::new(client, ctx.resolver.clone());
+    let pruned = applier
+        .prune(&Owner::new(name, namespace), &entries)
+        .await?;
+    let deleted = pruned
+        .iter()
+        .filter(|p| p.action == PruneAction::Deleted)
+        .count();
+    ctx.metrics
+        .apply_objects_total
+        .with_label_values(&["pruned"])
+        .inc_by(deleted as u64);
+    Ok(Action::await_change())
+}
+
+fn error_policy(ks: Arc<Kustomization>, err: &Error, _state: Arc<State>) -> Action {
+    tracing::warn!(kind = KIND, namespace = %ks.namespace().unwrap_or_default(), name = %ks.name_any(), error = %err, "reconcile failed");
+    let _ = reason::SUCCEEDED;
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// A `Stream` over an unbounded receiver (what `tokio-stream`'s wrapper does, in a few lines).
+mod tokio_stream_compat {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    /// Adapts an [`UnboundedReceiver`] to a `Stream`.
+    pub struct UnboundedReceiverStream<T>(UnboundedReceiver<T>);
+
+    impl<T> UnboundedReceiverStream<T> {
+        /// Wraps `rx`.
+        pub fn new(rx: UnboundedReceiver<T>) -> Self {
+            Self(rx)
+        }
+    }
+
+    impl<T> futures::Stream for UnboundedReceiverStream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn manifests_of(values: &[Value]) -> usize {
+    values.len()
+}

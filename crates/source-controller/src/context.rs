@@ -1,0 +1,22 @@
+//! What the GitRepository reconciler needs: the client, the shared cache, events, metrics.
+
+use std::sync::Arc;
+
+use driftless_runtime::{EventRecorder, Metrics};
+use driftless_source::SourceCache;
+use kube::Client;
+
+/// Shared state of the GitRepository reconciler.
+#[derive(Clone)]
+pub struct Context {
+    /// Client acting as the controller itself.
+    pub client: Client,
+    /// The process-wide source cache, shared with the Kustomization controller.
+    pub cache: Arc<SourceCache>,
+    /// Event recorder.
+    pub recorder: EventRecorder,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Base of the artifact URLs written in status, e.g. `http://driftless.driftless-system.svc:9090`.
+    pub artifact_base_url: String,
+}

@@ -1,0 +1,15 @@
+//! The GitRepository reconciler: fetches each repository into the shared
+//! [`SourceCache`](driftless_source::SourceCache), publishes the artifact in the object's
+//! status (Flux's fields and conditions) and serves artifact tarballs over HTTP.
+
+mod artifacts;
+mod context;
+mod credentials;
+mod error;
+mod reconcile;
+mod status;
+
+pub use artifacts::routes as artifact_routes;
+pub use context::Context;
+pub use error::Error;
+pub use reconcile::run;

@@ -1,0 +1,211 @@
+//! The GitRepository controller loop: finalizer dispatch, fetch, status, events, metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driftless_api::GitRepository;
+use driftless_api::duration::parse_duration;
+use driftless_api::source::GitRepositoryStatus;
+use driftless_api::well_known::FINALIZER;
+use driftless_runtime::events::Severity;
+use driftless_runtime::object::{apply_status, reconcile_trigger, requested_at};
+use driftless_source::OwnerKey;
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::{Api, Resource, ResourceExt};
+use tracing::{Instrument, info_span};
+
+use crate::{Context, Error, credentials, status};
+
+const KIND: &str = "GitRepository";
+
+/// Runs the GitRepository controller until `shutdown` resolves. `api` chooses the
+/// namespaces to watch, `watch` the label selector.
+pub async fn run(
+    ctx: Arc<Context>,
+    api: Api<GitRepository>,
+    watch: watcher::Config,
+    ready: impl FnOnce() + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watch)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_trigger, Default::default());
+    let store = reader.clone();
+    tokio::spawn(async move {
+        driftless_runtime::readiness::store_synced(&store).await;
+        ready();
+    });
+    Controller::for_stream(stream, reader)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", kind = KIND, namespace = %namespace, name = %repo.name_any(), revision = tracing::field::Empty);
+    let started = Instant::now();
+    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, repo, |event| async {
+        match event {
+            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
+            FinalizerEvent::Cleanup(repo) => cleanup(repo, &ctx).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    ctx.metrics
+        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
+    result
+}
+
+async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let name = repo.name_any();
+    let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
+    let mut status = repo.status.clone().unwrap_or_default();
+    let ready_before =
+        driftless_api::condition::find(&status.conditions, driftless_api::condition::READY)
+            .map(|c| c.status == "True");
+    if repo.spec.suspend {
+        ctx.metrics
+            .set_object_state(KIND, &namespace, &name, ready_before, true);
+        return Ok(Action::await_change());
+    }
+    let generation = repo.meta().generation;
+    let now = Timestamp::now();
+    let outcome = fetch(&repo, ctx).await;
+    let previous_revision = status.artifact.as_ref().map(|a| a.revision.clone());
+    match &outcome {
+        Ok(artifact) => {
+            tracing::Span::current().record("revision", artifact.revision.as_str());
+            ctx.cache.pin(
+                OwnerKey::object(KIND, &namespace, &name),
+                artifact.digest.clone(),
+            );
+            let published = status::status_artifact(
+                &namespace,
+                &name,
+                artifact,
+                &ctx.artifact_base_url,
+                status.artifact.as_ref(),
+                now,
+            );
+            status::record_success(
+                &mut status,
+                published,
+                generation,
+                repo.spec.ignore.clone(),
+                now,
+            );
+        }
+        Err(err) => status::record_failure(&mut status, err, generation, now),
+    }
+    status.reconcile_request.last_handled_reconcile_at = requested_at(repo.as_ref());
+    write_status(ctx, &namespace, &name, &status).await?;
+    publish_outcome(ctx, &repo, &outcome, previous_revision.as_deref()).await;
+    let stats = ctx.cache.stats();
+    ctx.metrics.source_cache_hits.set(stats.hits as i64);
+    ctx.metrics.source_cache_misses.set(stats.misses as i64);
+    ctx.metrics.source_cache_bytes.set(stats.bytes as i64);
+    ctx.metrics
+        .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
+    match outcome {
+        Ok(_) => Ok(Action::requeue(interval)),
+        // Retry sooner than a long interval, but never hammer a failing server.
+        Err(_) => Ok(Action::requeue(interval.min(Duration::from_secs(60)))),
+    }
+}
+
+async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::Artifact, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let auth = match &repo.spec.secret_ref {
+        Some(secret) => Some(credentials::load(&ctx.client, &namespace, &secret.name).await?),
+        None => None,
+    };
+    let req = status::fetch_request(&repo.spec, auth)?;
+    let started = Instant::now();
+    let artifact = ctx.cache.fetch(req).await?;
+    ctx.metrics
+        .git_fetch_duration
+        .with_label_values(&[KIND])
+        .observe(started.elapsed().as_secs_f64());
+    Ok(artifact)
+}
+
+async fn write_status(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    status: &GitRepositoryStatus,
+) -> Result<(), Error> {
+    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), namespace);
+    apply_status(&api, name, status)
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("writing status of GitRepository {namespace}/{name}"),
+            source,
+        })?;
+    Ok(())
+}
+
+async fn publish_outcome(
+    ctx: &Context,
+    repo: &GitRepository,
+    outcome: &Result<driftless_source::Artifact, Error>,
+    previous_revision: Option<&str>,
+) {
+    let reference = repo.object_ref(&());
+    match outcome {
+        Ok(artifact) if previous_revision != Some(artifact.revision.as_str()) => {
+            let message = format!("stored artifact for revision '{}'", artifact.revision);
+            ctx.recorder
+                .publish(
+                    &reference,
+                    Severity::Info,
+                    "NewArtifact",
+                    &message,
+                    Some(&artifact.revision),
+                )
+                .await;
+        }
+        Ok(_) => {}
+        Err(err) => {
+            ctx.recorder
+                .publish(
+                    &reference,
+                    Severity::Error,
+                    err.reason(),
+                    &err.to_string(),
+                    previous_revision,
+                )
+                .await;
+        }
+    }
+}
+
+async fn cleanup(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let name = repo.name_any();
+    ctx.cache.unpin(&OwnerKey::object(KIND, &namespace, &name));
+    ctx.metrics.forget_object(KIND, &namespace, &name);
+    Ok(Action::await_change())
+}
+
+fn error_policy(repo: Arc<GitRepository>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(kind = KIND, namespace = %repo.namespace().unwrap_or_default(), name = %repo.name_any(), error = %err, "reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}

@@ -1,0 +1,264 @@
+//! Pure translation between the GitRepository API and the source cache: spec → fetch
+//! request, fetch outcome → status.
+
+use driftless_api::condition::{self, Status, reason};
+use driftless_api::duration::parse_duration;
+use driftless_api::meta::Artifact as StatusArtifact;
+use driftless_api::source::{GitRepositorySpec, GitRepositoryStatus};
+use driftless_source::{Artifact, FetchRequest, GitAuth, GitRef};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::Error;
+
+/// Builds the cache request for `spec`.
+pub fn fetch_request(
+    spec: &GitRepositorySpec,
+    auth: Option<GitAuth>,
+) -> Result<FetchRequest, Error> {
+    let timeout = parse_duration(&spec.timeout)
+        .map_err(|e| Error::InvalidSpec(format!("spec.timeout: {e}")))?;
+    let r = spec.reference.clone().unwrap_or_default();
+    let reference = GitRef {
+        branch: r.branch,
+        tag: r.tag,
+        semver: r.semver,
+        name: r.name,
+        commit: r.commit,
+    };
+    let mut req = FetchRequest::new(spec.url.clone(), reference);
+    req.auth = auth;
+    req.ignore = spec.ignore.clone();
+    req.timeout = timeout;
+    Ok(req)
+}
+
+/// The status artifact for a fetched artifact; `lastUpdateTime` only moves when the content does.
+pub fn status_artifact(
+    namespace: &str,
+    name: &str,
+    artifact: &Artifact,
+    base_url: &str,
+    previous: Option<&StatusArtifact>,
+    now: Timestamp,
+) -> StatusArtifact {
+    let digest = artifact.digest.to_string();
+    let path = format!(
+        "gitrepository/{namespace}/{name}/{}.tar.gz",
+        artifact.digest.hex()
+    );
+    let last_update_time = previous
+        .filter(|p| p.digest.as_deref() == Some(digest.as_str()) && p.revision == artifact.revision)
+        .map(|p| p.last_update_time.clone())
+        .unwrap_or_else(|| now.to_string());
+    StatusArtifact {
+        url: format!(
+            "{}/artifacts/{namespace}/{name}/{}.tar.gz",
+            base_url.trim_end_matches('/'),
+            artifact.digest.hex()
+        ),
+        path,
+        revision: artifact.revision.clone(),
+        digest: Some(digest),
+        last_update_time,
+        size: i64::try_from(artifact.size).ok(),
+    }
+}
+
+/// Records a successful fetch.
+pub fn record_success(
+    status: &mut GitRepositoryStatus,
+    artifact: StatusArtifact,
+    generation: Option<i64>,
+    ignore: Option<String>,
+    now: Timestamp,
+) {
+    let message = format!("stored artifact for revision '{}'", artifact.revision);
+    let c = &mut status.conditions;
+    condition::set_condition(
+        c,
+        condition::READY,
+        Status::True,
+        reason::SUCCEEDED,
+        &message,
+        generation,
+        now,
+    );
+    condition::set_condition(
+        c,
+        condition::ARTIFACT_IN_STORAGE,
+        Status::True,
+        reason::SUCCEEDED,
+        &message,
+        generation,
+        now,
+    );
+    condition::remove_condition(c, condition::FETCH_FAILED);
+    condition::remove_condition(c, condition::RECONCILING);
+    condition::remove_condition(c, condition::STALLED);
+    status.artifact = Some(artifact);
+    status.observed_generation = generation;
+    status.observed_ignore = ignore;
+}
+
+/// Records a failed fetch. The previous artifact stays in status (and in the cache).
+pub fn record_failure(
+    status: &mut GitRepositoryStatus,
+    err: &Error,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let message = err.to_string();
+    let why = err.reason();
+    let c = &mut status.conditions;
+    condition::set_condition(
+        c,
+        condition::READY,
+        Status::False,
+        why,
+        &message,
+        generation,
+        now,
+    );
+    condition::set_condition(
+        c,
+        condition::FETCH_FAILED,
+        Status::True,
+        why,
+        &message,
+        generation,
+        now,
+    );
+    condition::remove_condition(c, condition::RECONCILING);
+    // A spec the controller cannot use will not fix itself: Stalled until the spec changes.
+    if matches!(err, Error::InvalidSpec(_))
+        || matches!(err, Error::Source(e) if matches!(e, driftless_source::Error::InvalidUrl { .. } | driftless_source::Error::InvalidReference(_)))
+    {
+        condition::set_condition(
+            c,
+            condition::STALLED,
+            Status::True,
+            why,
+            &message,
+            generation,
+            now,
+        );
+    } else {
+        condition::remove_condition(c, condition::STALLED);
+    }
+    status.observed_generation = generation;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::source::GitRepositoryRef;
+    use driftless_source::Digest;
+
+    fn spec() -> GitRepositorySpec {
+        GitRepositorySpec {
+            url: "https://git.example/team/apps".into(),
+            secret_ref: None,
+            interval: "1m".into(),
+            timeout: "30s".into(),
+            reference: Some(GitRepositoryRef {
+                tag: Some("v1.0.0".into()),
+                ..Default::default()
+            }),
+            ignore: Some("*.md".into()),
+            suspend: false,
+        }
+    }
+
+    fn artifact(rev: &str, hex_char: char) -> Artifact {
+        Artifact {
+            revision: rev.into(),
+            commit: "abc".into(),
+            digest: Digest::parse(&format!("sha256:{}", hex_char.to_string().repeat(64))).unwrap(),
+            path: "/cache/x".into(),
+            size: 42,
+        }
+    }
+
+    #[test]
+    fn spec_becomes_a_request() {
+        let req = fetch_request(&spec(), None).unwrap();
+        assert_eq!(req.reference.tag.as_deref(), Some("v1.0.0"));
+        assert_eq!(req.timeout.as_secs(), 30);
+        assert_eq!(req.ignore.as_deref(), Some("*.md"));
+        let mut bad = spec();
+        bad.timeout = "soon".into();
+        assert!(
+            fetch_request(&bad, None)
+                .unwrap_err()
+                .to_string()
+                .contains("spec.timeout")
+        );
+    }
+
+    #[test]
+    fn last_update_time_moves_only_with_content() {
+        let t1 = Timestamp::from_second(100).unwrap();
+        let t2 = Timestamp::from_second(200).unwrap();
+        let a = status_artifact(
+            "ns",
+            "repo",
+            &artifact("main@sha1:1", 'a'),
+            "http://h:9090/",
+            None,
+            t1,
+        );
+        assert_eq!(
+            a.url,
+            format!("http://h:9090/artifacts/ns/repo/{}.tar.gz", "a".repeat(64))
+        );
+        assert_eq!(
+            a.digest.as_deref(),
+            Some(format!("sha256:{}", "a".repeat(64)).as_str())
+        );
+        let same = status_artifact(
+            "ns",
+            "repo",
+            &artifact("main@sha1:1", 'a'),
+            "http://h:9090",
+            Some(&a),
+            t2,
+        );
+        assert_eq!(same.last_update_time, a.last_update_time);
+        let new = status_artifact(
+            "ns",
+            "repo",
+            &artifact("main@sha1:2", 'b'),
+            "http://h:9090",
+            Some(&a),
+            t2,
+        );
+        assert_ne!(new.last_update_time, a.last_update_time);
+    }
+
+    #[test]
+    fn failure_keeps_the_last_artifact() {
+        let now = Timestamp::from_second(100).unwrap();
+        let mut status = GitRepositoryStatus::default();
+        let a = status_artifact(
+            "ns",
+            "repo",
+            &artifact("main@sha1:1", 'a'),
+            "http://h",
+            None,
+            now,
+        );
+        record_success(&mut status, a.clone(), Some(1), None, now);
+        assert!(condition::is_ready(&status.conditions));
+        let err = Error::Source(driftless_source::Error::Remote {
+            url: "https://git.example".into(),
+            message: "connection refused".into(),
+        });
+        record_failure(&mut status, &err, Some(1), now);
+        assert!(!condition::is_ready(&status.conditions));
+        assert_eq!(status.artifact, Some(a));
+        let ready = condition::find(&status.conditions, condition::READY).unwrap();
+        assert_eq!(ready.reason, "GitOperationFailed");
+        assert!(ready.message.contains("connection refused"));
+        assert!(condition::find(&status.conditions, condition::STALLED).is_none());
+    }
+}
