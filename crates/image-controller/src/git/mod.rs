@@ -1,0 +1,8 @@
+//! Git for ImageUpdateAutomation: persistent working clones, commit, push with one
+//! fetch-rebase-retry, through the system `git` (see [`working_clone`] for why).
+
+mod command;
+pub mod working_clone;
+
+pub use command::{Git, GitCredentials, GitOutput};
+pub use working_clone::{Author, WorkingClone, WorkingClones, clone_dir};
