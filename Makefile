@@ -3,11 +3,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
 
-.PHONY: build test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
+.PHONY: build run test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
 
 ## build: compile the workspace (debug) and the driftless binary.
 build:
 	$(CARGO) build --workspace --all-targets
+
+## run: local control plane + git daemon serving the hello-world sample + the controllers (foreground).
+run:
+	scripts/run-local.sh
 
 ## fmt: format all Rust code.
 fmt:
@@ -36,6 +40,7 @@ cluster-up: controlplane
 
 cluster-down:
 	e2e/scripts/cluster-down.sh
+	@if [ -f .dev/git-daemon.pid ]; then kill "$$(cat .dev/git-daemon.pid)" 2>/dev/null || true; rm -f .dev/git-daemon.pid; fi
 
 ## unit: tests that need no server (pure logic, golden kustomize corpus, generated CRDs).
 unit:
@@ -50,4 +55,6 @@ test: lint unit e2e
 
 ## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.
 bench:
-	$(CARGO) bench --workspace
+	$(CARGO) bench -p driftless-kustomize --bench large_tree
+	$(CARGO) bench -p driftless-source --bench fetch
+	$(CARGO) bench -p driftless-image-controller --bench policy
