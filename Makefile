@@ -48,10 +48,12 @@ unit:
 
 ## e2e: end-to-end tests against the real control plane, git server and registry.
 e2e: deps controlplane
-	$(CARGO) test -p driftless-e2e -- --test-threads=4
+	$(CARGO) test -p driftless-e2e
 
-## test: everything CI runs.
-test: lint unit e2e
+## test: everything CI runs: lint, then unit, golden, integration and end-to-end tests in one
+## cargo invocation (one feature resolution, one build).
+test: lint deps controlplane
+	$(CARGO) test --workspace
 
 ## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.
 bench:

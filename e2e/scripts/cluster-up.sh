@@ -192,7 +192,7 @@ start_detached kube-apiserver \
   --service-account-issuer="https://127.0.0.1:${APISERVER_PORT}" \
   --service-account-key-file="$pki/service-account.pub" \
   --service-account-signing-key-file="$pki/service-account.key" \
-  --service-cluster-ip-range=10.0.0.0/24 \
+  --service-cluster-ip-range=10.96.0.0/16 \
   --allow-privileged=true \
   --disable-admission-plugins=ServiceAccount \
   --profiling=false \

@@ -51,6 +51,7 @@ pub struct Driftless {
     process: ManagedProcess,
     metrics_port: u16,
     health_port: u16,
+    receiver_port: u16,
     storage: tempfile::TempDir,
 }
 
@@ -63,7 +64,8 @@ impl Driftless {
             .prefix("driftless-storage-")
             .tempdir()
             .map_err(Error::io("create", "a storage directory"))?;
-        let (metrics_port, health_port, storage_port) = (free_port()?, free_port()?, free_port()?);
+        let (metrics_port, health_port, storage_port, receiver_port) =
+            (free_port()?, free_port()?, free_port()?, free_port()?);
         let mut command = Command::new(binary);
         command
             .env("KUBECONFIG", plane.kubeconfig_path())
@@ -74,6 +76,7 @@ impl Driftless {
             .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
             .arg(format!("--health-addr=127.0.0.1:{health_port}"))
             .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
+            .arg(format!("--receiver-addr=127.0.0.1:{receiver_port}"))
             .arg("--log-level=info,driftless=debug,driftless_source=debug,driftless_source_controller=debug,driftless_kustomize_controller=debug,driftless_apply=debug");
         for ns in namespaces {
             command.arg(format!("--watch-namespace={ns}"));
@@ -86,6 +89,7 @@ impl Driftless {
             process,
             metrics_port,
             health_port,
+            receiver_port,
             storage,
         })
     }
@@ -98,6 +102,11 @@ impl Driftless {
     /// GETs `path` from the health endpoint (`/healthz`, `/readyz`).
     pub async fn get_health(&self, path: &str) -> Result<(u16, String)> {
         get(self.health_port, path).await
+    }
+
+    /// `http://127.0.0.1:<port><path>` on the webhook receiver server.
+    pub fn receiver_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.receiver_port)
     }
 
     /// The process's log so far, for assertion messages.

@@ -246,3 +246,132 @@ async fn credentials_unknown_branches_and_a_dead_server() {
         ready.message
     );
 }
+
+fn gauge(body: &str, name: &str) -> u64 {
+    body.lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_repositories_on_one_url_cost_one_fetch_and_one_checkout() {
+    let plane = ControlPlane::shared().await.unwrap();
+    let client = plane.client().unwrap();
+    install_crds(&client).await;
+    let server = GitServer::start().unwrap();
+    server.create_repo("shared").unwrap();
+    let url = server.git_url("shared");
+    let first = server
+        .push_files(
+            &url,
+            "main",
+            &[("app/cm.yaml", "kind: ConfigMap\n")],
+            "first",
+        )
+        .unwrap();
+
+    // 50 tenants' namespaces, one controller sharded onto them by a label selector.
+    let shard = format!("shard-{}", std::process::id());
+    let selector = format!("--watch-label-selector=driftless.dev/e2e-shard={shard}");
+    let driftless = Driftless::start(plane, &[], &["--controllers=source", &selector])
+        .await
+        .unwrap();
+    let mut namespaces = Vec::new();
+    for _ in 0..50 {
+        namespaces.push(
+            TestNamespace::create(plane, "gitrepo-shared")
+                .await
+                .unwrap(),
+        );
+    }
+    let apply_all = |token: &'static str| {
+        let (client, url, shard, names) = (
+            client.clone(),
+            url.clone(),
+            shard.clone(),
+            namespaces
+                .iter()
+                .map(|n| n.name().to_owned())
+                .collect::<Vec<_>>(),
+        );
+        async move {
+            for ns in names {
+                let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns);
+                apply_yaml(&api, &format!(
+                    "apiVersion: source.driftless.dev/v1\nkind: GitRepository\nmetadata: {{name: app, labels: {{driftless.dev/e2e-shard: {shard}}}, annotations: {{reconcile.driftless.dev/requestedAt: {token}}}}}\nspec: {{url: '{url}', interval: 10m, ref: {{branch: main}}}}\n"
+                )).await;
+            }
+        }
+    };
+    let all_at = |revision: String| {
+        let (client, names) = (
+            client.clone(),
+            namespaces
+                .iter()
+                .map(|n| n.name().to_owned())
+                .collect::<Vec<_>>(),
+        );
+        async move {
+            driftless_e2e::poll_until(
+                &format!("50 GitRepositories at {revision}"),
+                DEADLINE,
+                || async {
+                    for ns in &names {
+                        let api: Api<GitRepository> = Api::namespaced(client.clone(), ns);
+                        let repo = api
+                            .get("app")
+                            .await
+                            .map_err(driftless_e2e::Error::kube("get"))?;
+                        if artifact_revision(&repo).as_deref() != Some(revision.as_str()) {
+                            return Ok(None);
+                        }
+                    }
+                    Ok(Some(()))
+                },
+            )
+            .await
+            .unwrap();
+        }
+    };
+    apply_all("one").await;
+    all_at(format!("main@sha1:{first}")).await;
+    let body = driftless.get_metrics("/metrics").await.unwrap().1;
+    eprintln!(
+        "after 50 GitRepositories: fetches {}, checkouts {}, ref lists {}",
+        gauge(&body, "driftless_source_cache_fetches"),
+        gauge(&body, "driftless_source_cache_checkouts"),
+        gauge(&body, "driftless_source_cache_ref_lists")
+    );
+    assert_eq!(
+        gauge(&body, "driftless_source_cache_fetches"),
+        1,
+        "one clone for 50 GitRepositories"
+    );
+    assert_eq!(
+        gauge(&body, "driftless_source_cache_checkouts"),
+        1,
+        "one artifact on disk"
+    );
+
+    // The next poll of all 50 (a reconcile request stands in for the interval) with a new
+    // commit: one more fetch, one more checkout.
+    let second = server
+        .push_files(
+            &url,
+            "main",
+            &[("app/cm.yaml", "kind: ConfigMap # 2\n")],
+            "second",
+        )
+        .unwrap();
+    apply_all("two").await;
+    all_at(format!("main@sha1:{second}")).await;
+    let body = driftless.get_metrics("/metrics").await.unwrap().1;
+    assert_eq!(
+        gauge(&body, "driftless_source_cache_fetches"),
+        2,
+        "one fetch per poll round"
+    );
+    assert_eq!(gauge(&body, "driftless_source_cache_checkouts"), 2);
+}

@@ -3,7 +3,10 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization};
+use crate::{
+    Alert, GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization,
+    Provider, Receiver,
+};
 
 /// Every CRD, with the file name `make crds` writes it to under `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
@@ -25,5 +28,8 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
             "image.driftless.dev_imageupdateautomations.yaml",
             ImageUpdateAutomation::crd(),
         ),
+        ("notification.driftless.dev_providers.yaml", Provider::crd()),
+        ("notification.driftless.dev_alerts.yaml", Alert::crd()),
+        ("notification.driftless.dev_receivers.yaml", Receiver::crd()),
     ]
 }

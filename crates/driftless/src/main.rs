@@ -28,6 +28,9 @@ enum Command {
     /// image automation) and make the cluster match git. Uses the in-cluster config or
     /// $KUBECONFIG.
     Run(Box<cmd::run::Args>),
+    /// Onboard tenants: `tenant create` prints a tenant's Namespace, ServiceAccount,
+    /// RoleBinding and (with `--git-url`) GitRepository and Kustomization.
+    Tenant(cmd::tenant::Args),
     /// Print the version of this build.
     Version(cmd::version::Args),
 }
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Crds(args) => cmd::crds::run(&args),
         Command::Kustomize(args) => cmd::kustomize::run(&args),
         Command::Run(args) => cmd::run::run(&args),
+        Command::Tenant(args) => cmd::tenant::run(&args),
         Command::Version(args) => cmd::version::run(&args),
     };
     match result {

@@ -9,12 +9,12 @@ use driftless_api::duration::parse_duration;
 use driftless_api::image::{ImageRepositoryStatus, ScanResult};
 use driftless_api::well_known::FINALIZER;
 use driftless_runtime::events::Severity;
-use driftless_runtime::object::{apply_status, reconcile_trigger, requested_at};
+use driftless_runtime::object::{apply_status, requested_at};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{Instrument, info_span};
 
@@ -35,17 +35,7 @@ pub async fn run(
     ready: impl FnOnce() + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watch)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_trigger, Default::default());
-    let store = reader.clone();
-    tokio::spawn(async move {
-        driftless_runtime::readiness::store_synced(&store).await;
-        ready();
-    });
+    let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
     Controller::for_stream(stream, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -66,11 +56,7 @@ async fn reconcile(repo: Arc<ImageRepository>, ctx: Arc<Context>) -> Result<Acti
     })
     .instrument(span)
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
+    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
     ctx.metrics
         .observe_reconcile(KIND, started.elapsed(), result.is_ok());
     result

@@ -12,7 +12,7 @@ use driftless_api::image::{ImageRef, ImageUpdateAutomationStatus};
 use driftless_api::well_known::FINALIZER;
 use driftless_api::{GitRepository, ImagePolicy, ImageUpdateAutomation};
 use driftless_runtime::events::Severity;
-use driftless_runtime::object::{apply_status, reconcile_trigger, requested_at};
+use driftless_runtime::object::{apply_status, requested_at};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
@@ -20,7 +20,7 @@ use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{Instrument, info_span};
 
@@ -47,17 +47,7 @@ pub async fn run(
         Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
         None => Api::all(ctx.client.clone()),
     };
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watch)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_trigger, Default::default());
-    let store = reader.clone();
-    tokio::spawn(async move {
-        driftless_runtime::readiness::store_synced(&store).await;
-        ready();
-    });
+    let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
     let automations = reader.clone();
     Controller::for_stream(stream, reader)
         .watches(
@@ -95,11 +85,7 @@ async fn reconcile(
     })
     .instrument(span)
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
+    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
     ctx.metrics
         .observe_reconcile(KIND, started.elapsed(), result.is_ok());
     result

@@ -74,8 +74,14 @@ pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error>
         .display()
         .to_string();
     let located = |e: driftless_kustomize::Error| {
+        // Say plainly that a refused path leaves the artifact (tenants read this message).
+        let outside = if matches!(e, driftless_kustomize::Error::LoadRestriction { .. }) {
+            ": outside the source artifact"
+        } else {
+            ""
+        };
         Error::Build(format!(
-            "{e} (in spec.path '{}')",
+            "{e}{outside} (in spec.path '{}')",
             if relative.is_empty() { "." } else { &relative }
         ))
     };
@@ -278,6 +284,10 @@ mod tests {
         );
         let err = build(tmp.path(), &spec("apps")).unwrap_err();
         assert!(matches!(err, Error::Build(_)), "{err}");
+        assert!(
+            err.to_string().contains("outside the source artifact"),
+            "{err}"
+        );
     }
 
     fn pathdiff(target: &Path, from: &Path) -> String {

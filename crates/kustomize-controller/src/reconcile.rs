@@ -15,7 +15,7 @@ use driftless_apply::{
     PruneEntry,
 };
 use driftless_runtime::events::Severity;
-use driftless_runtime::object::{apply_status, reconcile_trigger, requested_at};
+use driftless_runtime::object::{apply_status, requested_at};
 use driftless_source::Digest;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -23,7 +23,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef as KubeRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::Value;
 use tokio_stream_compat::UnboundedReceiverStream;
@@ -45,20 +45,15 @@ pub async fn run(
     ready: impl FnOnce() + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watch.clone())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_trigger, Default::default());
-    let store = reader.clone();
-    tokio::spawn(async move {
-        driftless_runtime::readiness::store_synced(&store).await;
-        ready();
-    });
+    let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch.clone(), ready);
     let (drift, requeues) = DriftWatch::new(ctx.clients.controller().clone());
     let users = reader.clone();
-    let state = Arc::new(State { ctx, drift });
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let state = Arc::new(State {
+        ctx,
+        drift,
+        builds: tokio::sync::Semaphore::new(cores * 2),
+    });
     Controller::for_stream(stream, reader)
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
         .watches(repos, watch, move |repo| users_of(&users, &repo))
@@ -72,6 +67,9 @@ pub async fn run(
 struct State {
     ctx: Arc<Context>,
     drift: DriftWatch,
+    /// Bounds concurrent kustomize builds (CPU-bound, on blocking threads) to twice the
+    /// cores: more only adds threads, memory and contention.
+    builds: tokio::sync::Semaphore,
 }
 
 /// The Kustomizations whose sourceRef names `repo`.
@@ -104,13 +102,13 @@ async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, 
     })
     .instrument(span)
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
+    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
+    // A failed sync is counted by `apply` (it writes the failure to status and returns Ok
+    // to keep its own requeue); here only failures around it.
+    if result.is_err() {
+        ctx.metrics
+            .observe_reconcile(KIND, started.elapsed(), false);
+    }
     result
 }
 
@@ -149,11 +147,17 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Action, Error> {
         let ready = condition::find(&st.conditions, condition::READY).map(|c| c.status == "True");
         ctx.metrics
             .set_object_state(KIND, &namespace, &name, ready, true);
+        // Doing nothing is this reconcile's success.
+        ctx.metrics
+            .observe_reconcile(KIND, std::time::Duration::ZERO, true);
         return Ok(Action::await_change());
     }
     let generation = ks.meta().generation;
     let mut revision = None;
+    let started = Instant::now();
     let outcome = sync(&ks, state, &mut st, &mut revision, timeout).await;
+    ctx.metrics
+        .observe_reconcile(KIND, started.elapsed(), outcome.is_ok());
     let now = Timestamp::now();
     st.reconcile_request.last_handled_reconcile_at = requested_at(ks.as_ref());
     let action = match &outcome {
@@ -200,6 +204,11 @@ async fn sync(
 
     let spec = ks.spec.clone();
     let build_root = root.clone();
+    let permit = state
+        .builds
+        .acquire()
+        .await
+        .map_err(|e| Error::Build(format!("build queue closed: {e}")))?;
     let started = Instant::now();
     let mut objects = tokio::task::spawn_blocking(move || build::build(&build_root, &spec))
         .await
@@ -208,6 +217,7 @@ async fn sync(
         .kustomize_build_duration
         .with_label_values(&[KIND])
         .observe(started.elapsed().as_secs_f64());
+    drop(permit);
 
     let client = ctx
         .clients

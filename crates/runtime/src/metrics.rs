@@ -15,12 +15,15 @@ const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// The kinds Driftless reconciles.
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 8] = [
     "GitRepository",
     "Kustomization",
     "ImageRepository",
     "ImagePolicy",
     "ImageUpdateAutomation",
+    "Provider",
+    "Alert",
+    "Receiver",
 ];
 
 /// Every metric Driftless exports.
@@ -41,12 +44,22 @@ pub struct Metrics {
     pub source_cache_misses: IntGauge,
     /// `driftless_source_cache_bytes`: bytes of artifacts on disk.
     pub source_cache_bytes: IntGauge,
+    /// `driftless_source_cache_fetches`: network fetches of objects into git mirrors.
+    pub source_cache_fetches: IntGauge,
+    /// `driftless_source_cache_checkouts`: artifact trees written to disk.
+    pub source_cache_checkouts: IntGauge,
+    /// `driftless_source_cache_ref_lists`: ref advertisements asked of remotes (polls).
+    pub source_cache_ref_lists: IntGauge,
     /// `driftless_git_fetch_duration_seconds`.
     pub git_fetch_duration: HistogramVec,
     /// `driftless_kustomize_build_duration_seconds`.
     pub kustomize_build_duration: HistogramVec,
     /// `driftless_apply_objects_total{action}` with action created, configured, unchanged, pruned.
     pub apply_objects_total: IntCounterVec,
+    /// `driftless_notification_deliveries_total{provider,result}`: provider `<namespace>/<name>`,
+    /// result `success`, `error` (retries exhausted), `dropped` (queue full) or `folded`
+    /// (an identical event was sent within the rate-limit window).
+    pub notification_deliveries_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -113,6 +126,18 @@ impl Metrics {
                 "driftless_source_cache_bytes",
                 "Bytes of artifacts in the source cache.",
             )?,
+            source_cache_fetches: gauge(
+                "driftless_source_cache_fetches",
+                "Network fetches of git objects into the cache's mirrors (shared by every GitRepository on a URL).",
+            )?,
+            source_cache_checkouts: gauge(
+                "driftless_source_cache_checkouts",
+                "Artifact trees checked out into the source cache.",
+            )?,
+            source_cache_ref_lists: gauge(
+                "driftless_source_cache_ref_lists",
+                "Ref advertisements asked of git remotes (one per poll).",
+            )?,
             git_fetch_duration: histogram(
                 "driftless_git_fetch_duration_seconds",
                 "Duration of git fetches (ref advertisement, pack download and checkout).",
@@ -127,6 +152,11 @@ impl Metrics {
                 "driftless_apply_objects_total",
                 "Objects handled by server-side apply and pruning, by action (created, configured, unchanged, pruned).",
                 &["action"],
+            )?,
+            notification_deliveries_total: counter(
+                "driftless_notification_deliveries_total",
+                "Alert notifications by provider (<namespace>/<name>) and result (success, error, dropped, folded).",
+                &["provider", "result"],
             )?,
             registry,
         };
@@ -219,6 +249,9 @@ mod tests {
         m.git_fetch_duration
             .with_label_values(&["GitRepository"])
             .observe(0.1);
+        m.notification_deliveries_total
+            .with_label_values(&["apps/slack", "success"])
+            .inc();
         m.kustomize_build_duration
             .with_label_values(&["Kustomization"])
             .observe(0.1);
@@ -234,6 +267,7 @@ mod tests {
             "driftless_git_fetch_duration_seconds",
             "driftless_kustomize_build_duration_seconds",
             "driftless_apply_objects_total",
+            "driftless_notification_deliveries_total",
         ] {
             assert!(
                 text.contains(&format!("# HELP {name} ")),

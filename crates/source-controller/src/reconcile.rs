@@ -8,13 +8,13 @@ use driftless_api::duration::parse_duration;
 use driftless_api::source::GitRepositoryStatus;
 use driftless_api::well_known::FINALIZER;
 use driftless_runtime::events::Severity;
-use driftless_runtime::object::{apply_status, reconcile_trigger, requested_at};
+use driftless_runtime::object::{apply_status, requested_at};
 use driftless_source::OwnerKey;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{Instrument, info_span};
 
@@ -31,17 +31,7 @@ pub async fn run(
     ready: impl FnOnce() + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watch)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_trigger, Default::default());
-    let store = reader.clone();
-    tokio::spawn(async move {
-        driftless_runtime::readiness::store_synced(&store).await;
-        ready();
-    });
+    let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
     Controller::for_stream(stream, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -62,13 +52,13 @@ async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action
     })
     .instrument(span)
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
+    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
+    // A failed sync is counted by `apply` (it writes the failure to status and returns Ok
+    // to keep its own requeue); here only failures around it.
+    if result.is_err() {
+        ctx.metrics
+            .observe_reconcile(KIND, started.elapsed(), false);
+    }
     result
 }
 
@@ -87,7 +77,10 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
     }
     let generation = repo.meta().generation;
     let now = Timestamp::now();
+    let started = Instant::now();
     let outcome = fetch(&repo, ctx).await;
+    ctx.metrics
+        .observe_reconcile(KIND, started.elapsed(), outcome.is_ok());
     let previous_revision = status.artifact.as_ref().map(|a| a.revision.clone());
     match &outcome {
         Ok(artifact) => {
@@ -121,6 +114,13 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
     ctx.metrics.source_cache_hits.set(stats.hits as i64);
     ctx.metrics.source_cache_misses.set(stats.misses as i64);
     ctx.metrics.source_cache_bytes.set(stats.bytes as i64);
+    ctx.metrics.source_cache_fetches.set(stats.fetches as i64);
+    ctx.metrics
+        .source_cache_checkouts
+        .set(stats.checkouts as i64);
+    ctx.metrics
+        .source_cache_ref_lists
+        .set(stats.ref_lists as i64);
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
     match outcome {

@@ -3,4 +3,5 @@
 pub mod crds;
 pub mod kustomize;
 pub mod run;
+pub mod tenant;
 pub mod version;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use driftless_api::notification::{Alert, Provider, Receiver};
 use driftless_api::{
     GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization,
 };
@@ -25,6 +26,8 @@ pub enum ControllerName {
     Kustomize,
     /// ImageRepository, ImagePolicy, ImageUpdateAutomation: scan tags, pick, commit to git.
     Image,
+    /// Provider, Alert, Receiver: notifications out, webhook-triggered reconciles in.
+    Notification,
 }
 
 /// Log output format.
@@ -40,7 +43,7 @@ pub enum LogFormat {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Controllers to run (comma-separated). All by default.
-    #[arg(long, value_delimiter = ',', default_values = ["source", "kustomize", "image"])]
+    #[arg(long, value_delimiter = ',', default_values = ["source", "kustomize", "image", "notification"])]
     controllers: Vec<ControllerName>,
     /// Address of the Prometheus /metrics endpoint.
     #[arg(long, default_value = "0.0.0.0:8080", env = "DRIFTLESS_METRICS_ADDR")]
@@ -51,6 +54,9 @@ pub struct Args {
     /// Address serving artifact tarballs (/artifacts/...).
     #[arg(long, default_value = "0.0.0.0:9090", env = "DRIFTLESS_STORAGE_ADDR")]
     storage_addr: SocketAddr,
+    /// Address of the webhook receivers (/hook/<digest>).
+    #[arg(long, default_value = "0.0.0.0:9292", env = "DRIFTLESS_RECEIVER_ADDR")]
+    receiver_addr: SocketAddr,
     /// Base URL other processes reach the artifact server at (written into GitRepository status).
     /// Defaults to http://<hostname>:<storage port>.
     #[arg(long, env = "DRIFTLESS_STORAGE_ADV_ADDR")]
@@ -155,6 +161,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     init_logging(args)?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking work (git, builds) is bounded by the controllers; a small pool keeps
+        // threads (and their malloc arenas) from piling up under bursts.
+        .max_blocking_threads(32)
         .build()
         .context("starting the async runtime")?
         .block_on(serve(args))
@@ -168,6 +177,11 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let metrics = Metrics::new()?;
     let readiness = Readiness::new(0);
     let recorder = EventRecorder::new(client.clone(), "driftless");
+    // Subscribed before any controller runs, so no event escapes the Alerts.
+    let notification_events = args
+        .controllers
+        .contains(&ControllerName::Notification)
+        .then(|| recorder.subscribe());
     std::fs::create_dir_all(&args.storage_path)
         .with_context(|| format!("creating --storage-path {}", args.storage_path.display()))?;
     let cache = Arc::new(
@@ -353,6 +367,55 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                 image_update_automation::run(
                     ctx,
                     automations,
+                    wc,
+                    move || ready.mark_ready(),
+                    stop,
+                )
+                .await;
+                Ok(())
+            });
+        }
+        readiness.mark_ready();
+    }
+
+    if let Some(events) = notification_events {
+        let ctx = Arc::new(driftless_notification_controller::Context::new(
+            client.clone(),
+            metrics.clone(),
+            driftless_notification_controller::DeliveryOptions::default(),
+        )?);
+        // Bound after leadership: only the leader knows the receivers' paths.
+        let (receiver_at, receiver_srv) = http::bind(
+            args.receiver_addr,
+            driftless_notification_controller::receiver_routes(ctx.clone()),
+            stopped(),
+        )
+        .await?;
+        tracing::info!(%receiver_at, "serving webhook receivers");
+        tasks.spawn(async move { receiver_srv.await.map_err(anyhow::Error::from) });
+        readiness.add_component();
+        let apis = scoped_apis::<Provider>(&client, &args.watch_namespaces)
+            .into_iter()
+            .zip(scoped_apis::<Alert>(&client, &args.watch_namespaces))
+            .zip(scoped_apis::<Receiver>(&client, &args.watch_namespaces));
+        let mut events = Some(events);
+        for ((providers, alerts), receivers) in apis {
+            // One subscription per namespace scope; each run sees only its own Alerts.
+            let events = events.take().unwrap_or_else(|| recorder.subscribe());
+            let (ctx, wc, stop, ready) = (
+                ctx.clone(),
+                watch_config.clone(),
+                stopped(),
+                readiness.clone(),
+            );
+            readiness.add_component();
+            tasks.spawn(async move {
+                driftless_notification_controller::run(
+                    ctx,
+                    events,
+                    providers,
+                    alerts,
+                    receivers,
                     wc,
                     move || ready.mark_ready(),
                     stop,
