@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 use crate::control_plane::ControlPlane;
 use crate::error::{Error, Result};
 use crate::paths::repo_root;
-use crate::process::{ManagedProcess, free_port, run_to_completion};
+use crate::process::{ManagedProcess, free_ports, run_to_completion};
 
 static BINARY: OnceCell<PathBuf> = OnceCell::const_new();
 
@@ -64,27 +64,38 @@ impl Driftless {
             .prefix("driftless-storage-")
             .tempdir()
             .map_err(Error::io("create", "a storage directory"))?;
-        let (metrics_port, health_port, storage_port, receiver_port) =
-            (free_port()?, free_port()?, free_port()?, free_port()?);
-        let mut command = Command::new(binary);
-        command
-            .env("KUBECONFIG", plane.kubeconfig_path())
-            .env("RUST_BACKTRACE", "1")
-            .arg("run")
-            .arg("--storage-path")
-            .arg(storage.path().join("cache"))
-            .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
-            .arg(format!("--health-addr=127.0.0.1:{health_port}"))
-            .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
-            .arg(format!("--receiver-addr=127.0.0.1:{receiver_port}"))
-            .arg("--log-level=info,driftless=debug,driftless_source=debug,driftless_source_controller=debug,driftless_kustomize_controller=debug,driftless_apply=debug");
-        for ns in namespaces {
-            command.arg(format!("--watch-namespace={ns}"));
-        }
-        command.args(extra);
         let log = storage.path().join("driftless.log");
-        let mut process = ManagedProcess::spawn("driftless run", command, &log)?;
-        tokio::task::block_in_place(|| process.wait_for_port(health_port))?;
+        // Ports are chosen free but released before the process binds them; another test
+        // may take one in between. That shows as "Address already in use": try again.
+        let mut attempt = 0;
+        let (process, [metrics_port, health_port, _, receiver_port]) = loop {
+            attempt += 1;
+            let ports = free_ports::<4>()?;
+            let [metrics_port, health_port, storage_port, receiver_port] = ports;
+            let mut command = Command::new(binary);
+            command
+                .env("KUBECONFIG", plane.kubeconfig_path())
+                .env("RUST_BACKTRACE", "1")
+                .arg("run")
+                .arg("--storage-path")
+                .arg(storage.path().join("cache"))
+                .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
+                .arg(format!("--health-addr=127.0.0.1:{health_port}"))
+                .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
+                .arg(format!("--receiver-addr=127.0.0.1:{receiver_port}"))
+                .arg("--log-level=info,driftless=debug,driftless_source=debug,driftless_source_controller=debug,driftless_kustomize_controller=debug,driftless_apply=debug");
+            for ns in namespaces {
+                command.arg(format!("--watch-namespace={ns}"));
+            }
+            command.args(extra);
+            let mut process = ManagedProcess::spawn("driftless run", command, &log)?;
+            match tokio::task::block_in_place(|| process.wait_for_port(health_port)) {
+                Ok(()) => break (process, ports),
+                Err(Error::ProcessExited { log, .. })
+                    if attempt < 3 && log.contains("Address already in use") => {}
+                Err(other) => return Err(other),
+            }
+        };
         Ok(Driftless {
             process,
             metrics_port,

@@ -118,6 +118,23 @@ pub(crate) fn free_port() -> Result<u16> {
     Ok(address.port())
 }
 
+/// `n` distinct ports on 127.0.0.1 that were free a moment ago: all are held until every one
+/// is chosen, so the kernel cannot hand the same port out twice.
+pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(Error::io("bind a free port on", "127.0.0.1:0"))?;
+        *port = listener
+            .local_addr()
+            .map_err(Error::io("read the address of", "127.0.0.1:0"))?
+            .port();
+        listeners.push(listener);
+    }
+    Ok(ports)
+}
+
 /// The last lines of a log file, for error messages.
 pub(crate) fn log_tail(path: &Path) -> String {
     match std::fs::read_to_string(path) {

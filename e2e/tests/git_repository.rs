@@ -215,6 +215,19 @@ async fn credentials_unknown_branches_and_a_dead_server() {
     .await;
     assert!(missing.status.unwrap().artifact.is_none());
 
+    // file:// would let a tenant read the controller's own disk: refused unless allowed.
+    apply_yaml(&api, "apiVersion: source.driftless.dev/v1\nkind: GitRepository\nmetadata: {name: local}\nspec: {url: 'file:///etc', interval: 1m}\n").await;
+    let local = wait_repo(&api, "local", "file:// refused", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            "file:// URLs are disabled",
+        )
+    })
+    .await;
+    let stalled =
+        driftless_api::condition::find(&local.status.unwrap().conditions, "Stalled").cloned();
+    assert_eq!(stalled.map(|c| c.status).as_deref(), Some("True"));
+
     // The git server goes away: the last artifact stays, Ready turns False with a message.
     drop(server);
     apply_yaml(&api, &format!(

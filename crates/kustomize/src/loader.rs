@@ -31,6 +31,27 @@ impl Loader {
         self.root.join(rel)
     }
 
+    /// Refuses a path whose `..` components leave the boundary before the file system is
+    /// asked anything: a missing path outside must not answer differently from an existing
+    /// one (that would tell a tenant what exists outside its artifact).
+    pub(crate) fn check_lexical(&self, referrer: &Path, joined: &Path) -> Result<()> {
+        if self.boundary.is_none() {
+            return Ok(());
+        }
+        let mut normal = PathBuf::new();
+        for component in joined.components() {
+            match component {
+                std::path::Component::ParentDir => {
+                    normal.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => normal.push(other),
+            }
+        }
+        // Compare with the boundary as the root was reached (the root is canonical).
+        self.check_boundary(referrer, &normal)
+    }
+
     fn check_boundary(&self, referrer: &Path, target: &Path) -> Result<()> {
         if let Some(boundary) = &self.boundary
             && !target.starts_with(boundary)
@@ -47,6 +68,7 @@ impl Loader {
     /// Resolves and checks a file path; `referrer` is the kustomization file naming it.
     pub fn resolve_file(&self, rel: &str, referrer: &Path) -> Result<PathBuf> {
         let joined = self.join(rel);
+        self.check_lexical(referrer, &joined)?;
         let real = canonical(&joined)?;
         self.check_boundary(referrer, &real)?;
         if self.root_only && !real.starts_with(&self.root) {
@@ -79,6 +101,7 @@ impl Loader {
 
     /// A loader for a sub-directory (base or component); only the boundary applies.
     pub fn child(&self, dir: &Path, referrer: &Path) -> Result<Loader> {
+        self.check_lexical(referrer, dir)?;
         let real = canonical(dir)?;
         self.check_boundary(referrer, &real)?;
         Ok(Loader {

@@ -154,6 +154,7 @@ impl Builder {
             ));
         }
         let path = t.loader.join(entry);
+        t.loader.check_lexical(&t.file, &path)?;
         let meta = std::fs::metadata(&path).map_err(|e| {
             Error::invalid(
                 &t.file,

@@ -221,3 +221,31 @@ fn files_outside_the_kustomization_need_load_restrictions_none() {
     };
     assert!(driftless_kustomize::build_with(&root.join("app"), &fenced).is_err());
 }
+
+#[test]
+fn a_path_outside_the_boundary_is_refused_whether_or_not_it_exists() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    write(&root.join("outside/cm.yaml"), CM);
+    for target in [
+        "../../outside/cm.yaml",
+        "../../missing/cm.yaml",
+        "../../missing-dir",
+    ] {
+        write(
+            &root.join("repo/app/kustomization.yaml"),
+            &format!("resources:\n- {target}\n"),
+        );
+        let opts = BuildOptions {
+            boundary: Some(root.join("repo")),
+            load_restrictions: LoadRestrictions::None,
+            generate_missing: false,
+        };
+        let err = driftless_kustomize::build_with(&root.join("repo/app"), &opts)
+            .expect_err("outside the boundary");
+        assert!(
+            matches!(err, Error::LoadRestriction { .. }),
+            "{target}: the same refusal, existing or not: {err}"
+        );
+    }
+}

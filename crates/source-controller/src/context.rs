@@ -19,4 +19,7 @@ pub struct Context {
     pub metrics: Metrics,
     /// Base of the artifact URLs written in status, e.g. `http://driftless.driftless-system.svc:9090`.
     pub artifact_base_url: String,
+    /// Accept `file://` URLs. Off by default: a tenant could otherwise read repositories on
+    /// the controller's own disk, other tenants' mirrors included.
+    pub allow_file_urls: bool,
 }

@@ -132,6 +132,12 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
 
 async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::Artifact, Error> {
     let namespace = repo.namespace().unwrap_or_default();
+    if repo.spec.url.starts_with("file://") && !ctx.allow_file_urls {
+        return Err(Error::InvalidSpec(format!(
+            "spec.url '{}': file:// URLs are disabled (start driftless run with --allow-file-urls to allow them)",
+            repo.spec.url
+        )));
+    }
     let auth = match &repo.spec.secret_ref {
         Some(secret) => Some(credentials::load(&ctx.client, &namespace, &secret.name).await?),
         None => None,

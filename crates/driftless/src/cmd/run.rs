@@ -85,6 +85,15 @@ pub struct Args {
     /// Refuse sourceRef and dependsOn references to another namespace.
     #[arg(long)]
     no_cross_namespace_refs: bool,
+    /// Accept GitRepository URLs with the file:// scheme (local development only: a tenant
+    /// could otherwise read repositories on the controller's disk).
+    #[arg(long)]
+    allow_file_urls: bool,
+    /// Refuse kustomizations that pull remote bases. Driftless's engine never fetches remote
+    /// bases (they are always an error naming the entry), so this is always in force; the
+    /// flag is accepted so Flux's lockdown flag set works unchanged.
+    #[arg(long)]
+    no_remote_bases: bool,
     /// ServiceAccount (in the Kustomization's own namespace) to impersonate when
     /// `spec.serviceAccountName` is empty; without it the controller's own identity applies.
     #[arg(long, value_name = "NAME")]
@@ -159,6 +168,9 @@ async fn termination() {
 /// Runs the subcommand.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     init_logging(args)?;
+    if args.no_remote_bases {
+        tracing::info!("--no-remote-bases: remote bases are always refused by the native engine");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Blocking work (git, builds) is bounded by the controllers; a small pool keeps
@@ -268,6 +280,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             recorder: recorder.clone(),
             metrics: metrics.clone(),
             artifact_base_url: artifact_base_url.clone(),
+            allow_file_urls: args.allow_file_urls,
         });
         let ready = readiness.clone();
         for api in scoped_apis::<GitRepository>(&client, &args.watch_namespaces) {
