@@ -24,9 +24,9 @@ enum Command {
     /// Build a kustomization with Driftless's native engine and print the YAML stream,
     /// as `kubectl kustomize DIR` does.
     Kustomize(cmd::kustomize::Args),
-    /// Run the controllers: watch GitRepositories (and, as they land, Kustomizations and
-    /// image automation) and make the cluster match git. Uses the in-cluster config or
-    /// $KUBECONFIG.
+    /// Run the controllers (GitRepository, Kustomization, image automation, notifications) in
+    /// one process sharing one source cache, and make the cluster match git. Uses the
+    /// in-cluster config or $KUBECONFIG.
     Run(Box<cmd::run::Args>),
     /// Onboard tenants: `tenant create` prints a tenant's Namespace, ServiceAccount,
     /// RoleBinding and (with `--git-url`) GitRepository and Kustomization.
