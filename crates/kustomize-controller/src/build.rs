@@ -29,7 +29,7 @@ pub fn resolve_path(root: &Path, path: Option<&str>) -> Result<PathBuf, Error> {
     }
     let dir = root.join(&joined);
     let canonical = dir.canonicalize().map_err(|_| {
-        Error::InvalidSpec(format!(
+        Error::MissingPath(format!(
             "spec.path '{raw}' not found in the source artifact"
         ))
     })?;
@@ -42,7 +42,7 @@ pub fn resolve_path(root: &Path, path: Option<&str>) -> Result<PathBuf, Error> {
         )));
     }
     if !canonical.is_dir() {
-        return Err(Error::InvalidSpec(format!(
+        return Err(Error::MissingPath(format!(
             "spec.path '{raw}' is not a directory"
         )));
     }

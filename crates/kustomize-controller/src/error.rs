@@ -18,9 +18,12 @@ pub enum Error {
     /// A reference the controller's lockdown flags forbid.
     #[error("{0}")]
     AccessDenied(String),
-    /// The spec is unusable (bad duration, path outside the artifact, …).
+    /// The spec is unusable (path outside the artifact, …): only a spec change helps.
     #[error("{0}")]
     InvalidSpec(String),
+    /// `spec.path` is missing from this revision: a later commit may add it.
+    #[error("{0}")]
+    MissingPath(String),
     /// The kustomize build failed.
     #[error("kustomize build failed: {0}")]
     Build(String),
@@ -51,7 +54,7 @@ impl Error {
             Error::Kube { .. } | Error::Finalizer(_) => reason::RECONCILIATION_FAILED,
             Error::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
             Error::AccessDenied(_) => reason::ACCESS_DENIED,
-            Error::InvalidSpec(_) => reason::ARTIFACT_FAILED,
+            Error::InvalidSpec(_) | Error::MissingPath(_) => reason::ARTIFACT_FAILED,
             Error::Build(_) | Error::Substitution { .. } | Error::SubstituteFrom(_) => {
                 reason::BUILD_FAILED
             }

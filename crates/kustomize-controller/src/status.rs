@@ -85,6 +85,7 @@ pub fn record_failure(
         Error::DependencyNotReady(_) => {}
         _ => condition::remove_condition(c, condition::HEALTHY),
     }
+    // Stalled: nothing but a spec change helps (a missing path may come with a commit).
     if matches!(err, Error::InvalidSpec(_) | Error::AccessDenied(_)) {
         condition::set_condition(
             c,
@@ -139,5 +140,23 @@ mod tests {
         let ready = condition::find(&s.conditions, condition::READY).unwrap();
         assert_eq!(ready.reason, "BuildFailed");
         assert!(ready.message.contains("broken.yaml"));
+    }
+
+    #[test]
+    fn only_spec_problems_stall() {
+        let now = Timestamp::from_second(1).unwrap();
+        let stalled = |err: Error| {
+            let mut s = KustomizationStatus::default();
+            record_failure(&mut s, None, &err, Some(1), now);
+            condition::find(&s.conditions, condition::STALLED).is_some_and(|c| c.status == "True")
+        };
+        assert!(stalled(Error::InvalidSpec(
+            "spec.path '../x' points outside".into()
+        )));
+        assert!(stalled(Error::AccessDenied("cross-namespace".into())));
+        assert!(!stalled(Error::MissingPath(
+            "spec.path 'apps' not found".into()
+        )));
+        assert!(!stalled(Error::Build("broken.yaml".into())));
     }
 }
