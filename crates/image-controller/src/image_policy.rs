@@ -3,21 +3,19 @@
 //! status changes (a new scan), so new tags flow through without waiting for an interval.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use driftless_api::image::{ImagePolicySpec, ImagePolicyStatus, ImageRef};
-use driftless_api::well_known::FINALIZER;
 use driftless_api::{ImagePolicy, ImageRepository};
 use driftless_runtime::events::Severity;
 use driftless_runtime::object::{apply_status, requested_at};
+use driftless_runtime::reconcile::{Outcome, finalized, retry_after_error};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info_span};
 
 use crate::policy::Selector;
 use crate::{Context, Error, conditions};
@@ -60,7 +58,7 @@ pub async fn run(
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, retry_after_error, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -76,26 +74,18 @@ fn repository_of(policy: &ImagePolicy) -> (String, String) {
 }
 
 async fn reconcile(policy: Arc<ImagePolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = policy.namespace().unwrap_or_default();
-    let span =
-        info_span!("reconcile", kind = KIND, namespace = %namespace, name = %policy.name_any());
-    let started = Instant::now();
-    let api: Api<ImagePolicy> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, policy, |event| async {
-        match event {
-            FinalizerEvent::Apply(policy) => apply(policy, &ctx).await,
-            FinalizerEvent::Cleanup(policy) => cleanup(policy, &ctx),
-        }
-    })
-    .instrument(span)
+    finalized(
+        ctx.client.clone(),
+        policy,
+        &ctx.metrics,
+        Error::Finalizer,
+        |policy| apply(policy, &ctx),
+        |policy| std::future::ready(cleanup(policy, &ctx)),
+    )
     .await
-    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
-    result
 }
 
-async fn apply(policy: Arc<ImagePolicy>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(policy: Arc<ImagePolicy>, ctx: &Context) -> Result<Outcome, Error> {
     let namespace = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
     let generation = policy.meta().generation;
@@ -158,11 +148,11 @@ async fn apply(policy: Arc<ImagePolicy>, ctx: &Context) -> Result<Action, Error>
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    Ok(match outcome {
+    Ok(Outcome::done(match outcome {
         Err(err) if err.is_stalling() => Action::await_change(),
         Err(Error::DependencyNotReady(_)) => Action::requeue(Duration::from_secs(30)),
         _ => Action::requeue(RESYNC),
-    })
+    }))
 }
 
 async fn choose(policy: &ImagePolicy, ctx: &Context) -> Result<ImageRef, Error> {
@@ -240,9 +230,4 @@ fn cleanup(policy: Arc<ImagePolicy>, ctx: &Context) -> Result<Action, Error> {
         &policy.name_any(),
     );
     Ok(Action::await_change())
-}
-
-fn error_policy(policy: Arc<ImagePolicy>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(kind = KIND, namespace = %policy.namespace().unwrap_or_default(), name = %policy.name_any(), error = %err, "reconcile failed");
-    Action::requeue(Duration::from_secs(10))
 }

@@ -2,21 +2,19 @@
 //! [`TagStore`](crate::tag_store::TagStore), report the scan in status.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use driftless_api::ImageRepository;
 use driftless_api::duration::parse_duration;
 use driftless_api::image::{ImageRepositoryStatus, ScanResult};
-use driftless_api::well_known::FINALIZER;
 use driftless_runtime::events::Severity;
 use driftless_runtime::object::{apply_status, requested_at};
+use driftless_runtime::reconcile::{Outcome, finalized, retry_after_error};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info_span};
 
 use crate::registry::{ExclusionList, ImageName, TagListRequest, list_tags};
 use crate::tag_store::ScannedTags;
@@ -38,31 +36,24 @@ pub async fn run(
     let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
     Controller::for_stream(stream, reader)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, retry_after_error, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
 
 async fn reconcile(repo: Arc<ImageRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", kind = KIND, namespace = %namespace, name = %repo.name_any(), revision = tracing::field::Empty);
-    let started = Instant::now();
-    let api: Api<ImageRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, repo, |event| async {
-        match event {
-            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
-            FinalizerEvent::Cleanup(repo) => cleanup(repo, &ctx).await,
-        }
-    })
-    .instrument(span)
+    finalized(
+        ctx.client.clone(),
+        repo,
+        &ctx.metrics,
+        Error::Finalizer,
+        |repo| apply(repo, &ctx),
+        |repo| cleanup(repo, &ctx),
+    )
     .await
-    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
-    result
 }
 
-async fn apply(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Outcome, Error> {
     let namespace = repo.namespace().unwrap_or_default();
     let name = repo.name_any();
     let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
@@ -75,7 +66,7 @@ async fn apply(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Action, Erro
             conditions::ready(&status.conditions),
             true,
         );
-        return Ok(Action::await_change());
+        return Ok(Outcome::done(Action::await_change()));
     }
     let generation = repo.meta().generation;
     let requested = requested_at(repo.as_ref());
@@ -90,7 +81,7 @@ async fn apply(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Action, Erro
             conditions::ready(&status.conditions),
             false,
         );
-        return Ok(Action::requeue(wait));
+        return Ok(Outcome::done(Action::requeue(wait)));
     }
     let previous_revision = status.last_scan_result.as_ref().map(|s| s.revision.clone());
     let outcome = scan(&repo, ctx, interval).await;
@@ -140,11 +131,11 @@ async fn apply(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Action, Erro
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    Ok(match outcome {
+    Ok(Outcome::done(match outcome {
         Ok(_) => Action::requeue(interval),
         Err(err) if err.is_stalling() => Action::await_change(),
         Err(_) => Action::requeue(interval.min(Duration::from_secs(60))),
-    })
+    }))
 }
 
 /// When the last successful scan is younger than the interval, for the same spec and with no
@@ -246,11 +237,6 @@ async fn cleanup(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Action, Er
     ctx.tags.remove(&namespace, &name).await;
     ctx.metrics.forget_object(KIND, &namespace, &name);
     Ok(Action::await_change())
-}
-
-fn error_policy(repo: Arc<ImageRepository>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(kind = KIND, namespace = %repo.namespace().unwrap_or_default(), name = %repo.name_any(), error = %err, "reconcile failed");
-    Action::requeue(Duration::from_secs(10))
 }
 
 #[cfg(test)]

@@ -5,24 +5,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use driftless_api::duration::parse_duration;
 use driftless_api::image::{ImageRef, ImageUpdateAutomationStatus};
-use driftless_api::well_known::FINALIZER;
 use driftless_api::{GitRepository, ImagePolicy, ImageUpdateAutomation};
 use driftless_runtime::events::Severity;
 use driftless_runtime::object::{apply_status, requested_at};
+use driftless_runtime::reconcile::{Outcome, finalized, retry_after_error};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info_span};
 
 use crate::git::{Author, GitCredentials, WorkingClone, clone_dir};
 use crate::setters::{Change, PolicyKey, PolicyLookup, update_tree};
@@ -64,7 +62,7 @@ pub async fn run(
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, retry_after_error, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -73,22 +71,15 @@ async fn reconcile(
     automation: Arc<ImageUpdateAutomation>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let namespace = automation.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", kind = KIND, namespace = %namespace, name = %automation.name_any(), revision = tracing::field::Empty);
-    let started = Instant::now();
-    let api: Api<ImageUpdateAutomation> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, automation, |event| async {
-        match event {
-            FinalizerEvent::Apply(automation) => apply(automation, &ctx).await,
-            FinalizerEvent::Cleanup(automation) => cleanup(automation, &ctx),
-        }
-    })
-    .instrument(span)
+    finalized(
+        ctx.client.clone(),
+        automation,
+        &ctx.metrics,
+        Error::Finalizer,
+        |automation| apply(automation, &ctx),
+        |automation| std::future::ready(cleanup(automation, &ctx)),
+    )
     .await
-    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), result.is_ok());
-    result
 }
 
 /// What one run did.
@@ -103,7 +94,7 @@ struct RunOutcome {
     observed: BTreeMap<String, ImageRef>,
 }
 
-async fn apply(automation: Arc<ImageUpdateAutomation>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(automation: Arc<ImageUpdateAutomation>, ctx: &Context) -> Result<Outcome, Error> {
     let namespace = automation.namespace().unwrap_or_default();
     let name = automation.name_any();
     let interval = parse_duration(&automation.spec.interval).unwrap_or(Duration::from_secs(60));
@@ -116,7 +107,7 @@ async fn apply(automation: Arc<ImageUpdateAutomation>, ctx: &Context) -> Result<
             conditions::ready(&status.conditions),
             true,
         );
-        return Ok(Action::await_change());
+        return Ok(Outcome::done(Action::await_change()));
     }
     let generation = automation.meta().generation;
     let outcome = run_once(&automation, ctx).await;
@@ -184,11 +175,11 @@ async fn apply(automation: Arc<ImageUpdateAutomation>, ctx: &Context) -> Result<
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    Ok(match outcome {
+    Ok(Outcome::done(match outcome {
         Err(err) if err.is_stalling() => Action::await_change(),
         Err(_) => Action::requeue(interval.min(Duration::from_secs(60))),
         Ok(_) => Action::requeue(interval),
-    })
+    }))
 }
 
 async fn run_once(automation: &ImageUpdateAutomation, ctx: &Context) -> Result<RunOutcome, Error> {
@@ -410,9 +401,4 @@ fn cleanup(automation: Arc<ImageUpdateAutomation>, ctx: &Context) -> Result<Acti
         &automation.name_any(),
     );
     Ok(Action::await_change())
-}
-
-fn error_policy(automation: Arc<ImageUpdateAutomation>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(kind = KIND, namespace = %automation.namespace().unwrap_or_default(), name = %automation.name_any(), error = %err, "reconcile failed");
-    Action::requeue(Duration::from_secs(10))
 }

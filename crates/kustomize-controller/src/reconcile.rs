@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use driftless_api::condition::{self, reason};
+use driftless_api::condition;
 use driftless_api::duration::parse_duration;
 use driftless_api::kustomize::{KustomizationStatus, ResourceRef, SubstituteKind};
-use driftless_api::well_known::FINALIZER;
 use driftless_api::{GitRepository, Kustomization};
 use driftless_apply::{
     Action as ApplyAction, Applier, ApplyOptions, ChangeSet, ObjectRef, Owner, PruneAction,
@@ -16,18 +15,16 @@ use driftless_apply::{
 };
 use driftless_runtime::events::Severity;
 use driftless_runtime::object::{apply_status, requested_at};
+use driftless_runtime::reconcile::{Outcome, finalized, retry_after_error};
 use driftless_source::Digest;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef as KubeRef, Store};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::Value;
 use tokio_stream_compat::UnboundedReceiverStream;
-use tracing::{Instrument, info_span};
 
 use crate::drift::DriftWatch;
 use crate::{Context, Error, build, status, substitute};
@@ -59,7 +56,7 @@ pub async fn run(
         .watches(repos, watch, move |repo| users_of(&users, &repo))
         .reconcile_on(UnboundedReceiverStream::new(requeues))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, state)
+        .run(reconcile, retry_after_error, state)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -90,26 +87,15 @@ fn users_of(store: &Store<Kustomization>, repo: &GitRepository) -> Vec<KubeRef<K
 
 async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
-    let namespace = ks.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", kind = KIND, namespace = %namespace, name = %ks.name_any(), revision = tracing::field::Empty);
-    let started = Instant::now();
-    let api: Api<Kustomization> = Api::namespaced(ctx.clients.controller().clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, ks, |event| async {
-        match event {
-            FinalizerEvent::Apply(ks) => apply(ks, &state).await,
-            FinalizerEvent::Cleanup(ks) => cleanup(ks, ctx).await,
-        }
-    })
-    .instrument(span)
+    finalized(
+        ctx.clients.controller().clone(),
+        ks,
+        &ctx.metrics,
+        Error::Finalizer,
+        |ks| apply(ks, &state),
+        |ks| cleanup(ks, ctx),
+    )
     .await
-    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
-    // A failed sync is counted by `apply` (it writes the failure to status and returns Ok
-    // to keep its own requeue); here only failures around it.
-    if result.is_err() {
-        ctx.metrics
-            .observe_reconcile(KIND, started.elapsed(), false);
-    }
-    result
 }
 
 fn intervals(ks: &Kustomization) -> (Duration, Duration, Duration) {
@@ -137,7 +123,7 @@ fn service_account<'a>(ks: &'a Kustomization, ctx: &'a Context) -> Option<&'a st
         .or(ctx.tenancy.default_service_account.as_deref())
 }
 
-async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Action, Error> {
+async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Outcome, Error> {
     let ctx = &state.ctx;
     let namespace = ks.namespace().unwrap_or_default();
     let name = ks.name_any();
@@ -147,17 +133,11 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Action, Error> {
         let ready = condition::find(&st.conditions, condition::READY).map(|c| c.status == "True");
         ctx.metrics
             .set_object_state(KIND, &namespace, &name, ready, true);
-        // Doing nothing is this reconcile's success.
-        ctx.metrics
-            .observe_reconcile(KIND, std::time::Duration::ZERO, true);
-        return Ok(Action::await_change());
+        return Ok(Outcome::done(Action::await_change()));
     }
     let generation = ks.meta().generation;
     let mut revision = None;
-    let started = Instant::now();
     let outcome = sync(&ks, state, &mut st, &mut revision, timeout).await;
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), outcome.is_ok());
     let now = Timestamp::now();
     st.reconcile_request.last_handled_reconcile_at = requested_at(ks.as_ref());
     let action = match &outcome {
@@ -179,7 +159,7 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Action, Error> {
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
     publish(ctx, &ks, &outcome, revision.as_deref()).await;
-    Ok(action)
+    Ok(Outcome::of(action, &outcome))
 }
 
 /// What a successful sync did.
@@ -223,7 +203,7 @@ async fn sync(
         .clients
         .for_account(&namespace, service_account(ks, ctx))?;
     if let Some(post_build) = &ks.spec.post_build {
-        let vars = substitution_vars(ks, &client, &namespace, post_build).await?;
+        let vars = substitution_vars(&client, &namespace, post_build).await?;
         substitute::substitute_all(&mut objects, &vars)?;
     }
 
@@ -411,7 +391,6 @@ async fn source_artifact(
 
 /// Variables from `substituteFrom` (read as the tenant), overridden by inline `substitute`.
 async fn substitution_vars(
-    ks: &Kustomization,
     client: &Client,
     namespace: &str,
     post_build: &driftless_api::kustomize::PostBuild,
@@ -463,7 +442,6 @@ async fn substitution_vars(
         }
     }
     vars.extend(post_build.substitute.clone());
-    let _ = ks;
     Ok(vars)
 }
 
@@ -566,12 +544,6 @@ async fn cleanup(ks: Arc<Kustomization>, ctx: &Context) -> Result<Action, Error>
     Ok(Action::await_change())
 }
 
-fn error_policy(ks: Arc<Kustomization>, err: &Error, _state: Arc<State>) -> Action {
-    tracing::warn!(kind = KIND, namespace = %ks.namespace().unwrap_or_default(), name = %ks.name_any(), error = %err, "reconcile failed");
-    let _ = reason::SUCCEEDED;
-    Action::requeue(Duration::from_secs(10))
-}
-
 /// A `Stream` over an unbounded receiver (what `tokio-stream`'s wrapper does, in a few lines).
 mod tokio_stream_compat {
     use std::pin::Pin;
@@ -595,9 +567,4 @@ mod tokio_stream_compat {
             self.0.poll_recv(cx)
         }
     }
-}
-
-#[allow(dead_code)]
-fn manifests_of(values: &[Value]) -> usize {
-    values.len()
 }

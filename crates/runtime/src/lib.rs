@@ -9,6 +9,7 @@ pub mod leader;
 pub mod metrics;
 pub mod object;
 pub mod readiness;
+pub mod reconcile;
 pub mod watch;
 
 pub use error::RuntimeError;

@@ -12,12 +12,11 @@ use serde::de::DeserializeOwned;
 use crate::object::reconcile_trigger;
 use crate::readiness::store_synced;
 
-/// Watches `api` with `watch` (label selector), reflecting into a store; calls `ready` once
-/// the store holds the initial list. Feed the pair to `Controller::for_stream`.
-pub fn trigger_stream<K>(
+/// Watches `api` with `watch` (label selector), reflecting into a store. Feed the pair to
+/// `Controller::for_stream`.
+pub fn watched<K>(
     api: Api<K>,
     watch: watcher::Config,
-    ready: impl FnOnce() + Send + 'static,
 ) -> (
     impl Stream<Item = Result<K, watcher::Error>> + Send,
     Store<K>,
@@ -31,6 +30,22 @@ where
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconcile_trigger, Default::default());
+    (stream, reader)
+}
+
+/// [`watched`], calling `ready` once the store holds the initial list.
+pub fn trigger_stream<K>(
+    api: Api<K>,
+    watch: watcher::Config,
+    ready: impl FnOnce() + Send + 'static,
+) -> (
+    impl Stream<Item = Result<K, watcher::Error>> + Send,
+    Store<K>,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (stream, reader) = watched(api, watch);
     let store = reader.clone();
     tokio::spawn(async move {
         store_synced(&store).await;

@@ -6,17 +6,15 @@ use std::time::{Duration, Instant};
 use driftless_api::GitRepository;
 use driftless_api::duration::parse_duration;
 use driftless_api::source::GitRepositoryStatus;
-use driftless_api::well_known::FINALIZER;
 use driftless_runtime::events::Severity;
 use driftless_runtime::object::{apply_status, requested_at};
+use driftless_runtime::reconcile::{Outcome, finalized, retry_after_error};
 use driftless_source::OwnerKey;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info_span};
 
 use crate::{Context, Error, credentials, status};
 
@@ -34,35 +32,24 @@ pub async fn run(
     let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
     Controller::for_stream(stream, reader)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, retry_after_error, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
 
 async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", kind = KIND, namespace = %namespace, name = %repo.name_any(), revision = tracing::field::Empty);
-    let started = Instant::now();
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, repo, |event| async {
-        match event {
-            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
-            FinalizerEvent::Cleanup(repo) => cleanup(repo, &ctx).await,
-        }
-    })
-    .instrument(span)
+    finalized(
+        ctx.client.clone(),
+        repo,
+        &ctx.metrics,
+        Error::Finalizer,
+        |repo| apply(repo, &ctx),
+        |repo| cleanup(repo, &ctx),
+    )
     .await
-    .map_err(|e| driftless_runtime::watch::finalizer_error(e, Error::Finalizer));
-    // A failed sync is counted by `apply` (it writes the failure to status and returns Ok
-    // to keep its own requeue); here only failures around it.
-    if result.is_err() {
-        ctx.metrics
-            .observe_reconcile(KIND, started.elapsed(), false);
-    }
-    result
 }
 
-async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error> {
     let namespace = repo.namespace().unwrap_or_default();
     let name = repo.name_any();
     let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
@@ -73,14 +60,11 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
     if repo.spec.suspend {
         ctx.metrics
             .set_object_state(KIND, &namespace, &name, ready_before, true);
-        return Ok(Action::await_change());
+        return Ok(Outcome::done(Action::await_change()));
     }
     let generation = repo.meta().generation;
     let now = Timestamp::now();
-    let started = Instant::now();
     let outcome = fetch(&repo, ctx).await;
-    ctx.metrics
-        .observe_reconcile(KIND, started.elapsed(), outcome.is_ok());
     let previous_revision = status.artifact.as_ref().map(|a| a.revision.clone());
     match &outcome {
         Ok(artifact) => {
@@ -123,11 +107,12 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
         .set(stats.ref_lists as i64);
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    match outcome {
-        Ok(_) => Ok(Action::requeue(interval)),
+    let action = match outcome {
+        Ok(_) => Action::requeue(interval),
         // Retry sooner than a long interval, but never hammer a failing server.
-        Err(_) => Ok(Action::requeue(interval.min(Duration::from_secs(60)))),
-    }
+        Err(_) => Action::requeue(interval.min(Duration::from_secs(60))),
+    };
+    Ok(Outcome::of(action, &outcome))
 }
 
 async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::Artifact, Error> {
@@ -209,9 +194,4 @@ async fn cleanup(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Erro
     ctx.cache.unpin(&OwnerKey::object(KIND, &namespace, &name));
     ctx.metrics.forget_object(KIND, &namespace, &name);
     Ok(Action::await_change())
-}
-
-fn error_policy(repo: Arc<GitRepository>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(kind = KIND, namespace = %repo.namespace().unwrap_or_default(), name = %repo.name_any(), error = %err, "reconcile failed");
-    Action::requeue(Duration::from_secs(10))
 }
