@@ -148,11 +148,12 @@ async fn apply(policy: Arc<ImagePolicy>, ctx: &Context) -> Result<Outcome, Error
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    Ok(Outcome::done(match outcome {
+    let action = match &outcome {
         Err(err) if err.is_stalling() => Action::await_change(),
         Err(Error::DependencyNotReady(_)) => Action::requeue(Duration::from_secs(30)),
         _ => Action::requeue(RESYNC),
-    }))
+    };
+    Ok(Outcome::of(action, &outcome))
 }
 
 async fn choose(policy: &ImagePolicy, ctx: &Context) -> Result<ImageRef, Error> {

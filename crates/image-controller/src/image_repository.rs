@@ -131,11 +131,12 @@ async fn apply(repo: Arc<ImageRepository>, ctx: &Context) -> Result<Outcome, Err
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    Ok(Outcome::done(match outcome {
+    let action = match &outcome {
         Ok(_) => Action::requeue(interval),
         Err(err) if err.is_stalling() => Action::await_change(),
         Err(_) => Action::requeue(interval.min(Duration::from_secs(60))),
-    }))
+    };
+    Ok(Outcome::of(action, &outcome))
 }
 
 /// When the last successful scan is younger than the interval, for the same spec and with no

@@ -175,11 +175,12 @@ async fn apply(automation: Arc<ImageUpdateAutomation>, ctx: &Context) -> Result<
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
-    Ok(Outcome::done(match outcome {
+    let action = match &outcome {
         Err(err) if err.is_stalling() => Action::await_change(),
         Err(_) => Action::requeue(interval.min(Duration::from_secs(60))),
         Ok(_) => Action::requeue(interval),
-    }))
+    };
+    Ok(Outcome::of(action, &outcome))
 }
 
 async fn run_once(automation: &ImageUpdateAutomation, ctx: &Context) -> Result<RunOutcome, Error> {

@@ -13,11 +13,12 @@ use crate::controller::Reconciled;
 use crate::matching::CompiledAlert;
 use crate::status::set_ready;
 use crate::{Context, Error};
+use driftless_runtime::reconcile::Outcome;
 
 impl Reconciled for Alert {
     const KIND: &'static str = "Alert";
 
-    async fn apply(alert: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
+    async fn apply(alert: Arc<Self>, ctx: Arc<Context>) -> Result<Outcome, Error> {
         let namespace = alert.namespace().unwrap_or_default();
         let name = alert.name_any();
         let outcome = CompiledAlert::compile(&alert);
@@ -44,7 +45,7 @@ impl Reconciled for Alert {
             Some(outcome.is_ok()),
             alert.spec.suspend,
         );
-        Ok(Action::await_change())
+        Ok(Outcome::of(Action::await_change(), &outcome))
     }
 
     async fn cleanup(alert: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {

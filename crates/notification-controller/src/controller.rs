@@ -32,11 +32,12 @@ pub trait Reconciled:
     /// The kind's name, for metrics and logs.
     const KIND: &'static str;
 
-    /// Brings the in-process state and the status in line with the object.
+    /// Brings the in-process state and the status in line with the object; the outcome
+    /// says whether it worked (a failure recorded in status is still `Ok`).
     fn apply(
         obj: Arc<Self>,
         ctx: Arc<Context>,
-    ) -> impl Future<Output = Result<Action, Error>> + Send;
+    ) -> impl Future<Output = Result<Outcome, Error>> + Send;
 
     /// Forgets the object (it is being deleted).
     fn cleanup(
@@ -66,7 +67,7 @@ async fn reconcile<K: Reconciled>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
         obj,
         &ctx.metrics,
         Error::Finalizer,
-        |obj| async { K::apply(obj, ctx.clone()).await.map(Outcome::done) },
+        |obj| K::apply(obj, ctx.clone()),
         |obj| K::cleanup(obj, ctx.clone()),
     )
     .await

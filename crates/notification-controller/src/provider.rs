@@ -13,6 +13,7 @@ use crate::controller::Reconciled;
 use crate::provider_config::ProviderConfig;
 use crate::status::{secret_data, set_ready};
 use crate::{Context, Error};
+use driftless_runtime::reconcile::Outcome;
 
 /// How often a Provider's Secret is read again (token and address rotation).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -37,7 +38,7 @@ async fn resolve(provider: &Provider, ctx: &Context, id: &str) -> Result<Provide
 impl Reconciled for Provider {
     const KIND: &'static str = "Provider";
 
-    async fn apply(provider: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
+    async fn apply(provider: Arc<Self>, ctx: Arc<Context>) -> Result<Outcome, Error> {
         let namespace = provider.namespace().unwrap_or_default();
         let name = provider.name_any();
         let id = format!("{namespace}/{name}");
@@ -45,7 +46,7 @@ impl Reconciled for Provider {
             ctx.deliveries.remove(&id);
             ctx.metrics
                 .set_object_state(Self::KIND, &namespace, &name, None, true);
-            return Ok(Action::await_change());
+            return Ok(Outcome::done(Action::await_change()));
         }
         let outcome = resolve(&provider, &ctx, &id).await;
         let mut status: ProviderStatus = provider.status.clone().unwrap_or_default();
@@ -71,11 +72,12 @@ impl Reconciled for Provider {
             })?;
         ctx.metrics
             .set_object_state(Self::KIND, &namespace, &name, Some(outcome.is_ok()), false);
-        Ok(Action::requeue(if outcome.is_ok() {
+        let action = Action::requeue(if outcome.is_ok() {
             RESYNC
         } else {
             Duration::from_secs(30)
-        }))
+        });
+        Ok(Outcome::of(action, &outcome))
     }
 
     async fn cleanup(provider: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {

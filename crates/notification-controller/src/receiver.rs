@@ -14,6 +14,7 @@ use crate::receiver_index::ReceiverEntry;
 use crate::signature::webhook_path;
 use crate::status::{secret_data, set_ready};
 use crate::{Context, Error, kinds};
+use driftless_runtime::reconcile::Outcome;
 
 /// How often a Receiver's Secret is read again (token rotation).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -67,14 +68,14 @@ async fn resolve(receiver: &Receiver, ctx: &Context) -> Result<ReceiverEntry, Er
 impl Reconciled for Receiver {
     const KIND: &'static str = "Receiver";
 
-    async fn apply(receiver: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
+    async fn apply(receiver: Arc<Self>, ctx: Arc<Context>) -> Result<Outcome, Error> {
         let namespace = receiver.namespace().unwrap_or_default();
         let name = receiver.name_any();
         if receiver.spec.suspend {
             ctx.receivers.remove(&namespace, &name);
             ctx.metrics
                 .set_object_state(Self::KIND, &namespace, &name, None, true);
-            return Ok(Action::await_change());
+            return Ok(Outcome::done(Action::await_change()));
         }
         let outcome = resolve(&receiver, &ctx).await;
         let generation = receiver.metadata.generation;
@@ -104,11 +105,12 @@ impl Reconciled for Receiver {
             })?;
         ctx.metrics
             .set_object_state(Self::KIND, &namespace, &name, Some(outcome.is_ok()), false);
-        Ok(Action::requeue(if outcome.is_ok() {
+        let action = Action::requeue(if outcome.is_ok() {
             RESYNC
         } else {
             Duration::from_secs(30)
-        }))
+        });
+        Ok(Outcome::of(action, &outcome))
     }
 
     async fn cleanup(receiver: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
