@@ -346,6 +346,15 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
         .unwrap();
     let registry = Registry::start().unwrap();
     registry.push_image("team/app", "1.0.0").await.unwrap();
+    // An allowed registry that redirects to the denied address.
+    let to_trap = format!("http://127.0.0.2:{trap_port}/v2/team/app/tags/list");
+    let redirecting = HttpStub::start("127.0.0.1", move |_| Reply {
+        status: 307,
+        headers: vec![("Location".into(), to_trap.clone())],
+        body: Vec::new(),
+        chunked: false,
+    })
+    .await;
     let driftless = Driftless::start(
         plane,
         &[n],
@@ -370,6 +379,15 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
     apply_yaml(
         &images,
         &image_repository_yaml("allowed", &format!("{}/team/app", registry.host()), ""),
+    )
+    .await;
+    apply_yaml(
+        &images,
+        &image_repository_yaml(
+            "redirected",
+            &format!("{}/team/app", redirecting.host()),
+            "",
+        ),
     )
     .await;
     let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), n);
@@ -406,6 +424,25 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
         condition.message.contains("spec.image"),
         "{}",
         condition.message
+    );
+
+    let redirected = wait_image_repo(
+        &images,
+        "redirected",
+        "redirect to a denied address refused",
+        |r| {
+            failing_with(
+                r.status.as_ref().map(|s| s.conditions.as_slice()),
+                "127.0.0.2/32 (--denied-cidrs)",
+            )
+        },
+    )
+    .await;
+    let condition = ready(redirected.status.as_ref().map(|s| s.conditions.as_slice())).unwrap();
+    assert_eq!(condition.reason, "URLNotAllowed", "{condition:?}");
+    assert!(
+        !redirecting.requests().is_empty(),
+        "the redirect was asked for"
     );
 
     let automation = wait_automation(&automations, "denied", "denied push URL refused", |a| {

@@ -301,3 +301,39 @@ fn request_error(url: &str, error: &reqwest::Error) -> Error {
         reason,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_resolving_into_a_denied_range_is_refused_when_connecting() {
+        // `localhost` passes the static check (it is a name); the client's resolver then
+        // sees 127.0.0.1 / ::1 and refuses before any connection.
+        let denied = ["127.0.0.0/8".to_owned(), "::1/128".to_owned()];
+        let policy = Arc::new(UrlPolicy::new(false, &[], &denied).unwrap());
+        let http = super::super::http_client(policy.clone()).unwrap();
+        let image = ImageName::parse("localhost:5999/team/app").unwrap();
+        let request = TagListRequest {
+            image: &image,
+            insecure: true,
+            credentials: None,
+            timeout: Duration::from_secs(5),
+            page_size: 10,
+            policy: &policy,
+            max_response_bytes: 1024,
+        };
+        let err = list_tags(&http, &request).await.unwrap_err();
+        assert!(
+            matches!(err, Error::UrlNotAllowed { resolved: true, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.reason(), "URLNotAllowed");
+        assert!(
+            err.to_string().contains("host 'localhost' resolves to"),
+            "{err}"
+        );
+    }
+}
