@@ -579,6 +579,11 @@ async fn oversized_registry_answers_and_error_bodies_stay_out_of_status() {
             let mut reply = Reply::json(&page);
             reply.chunked = true;
             reply
+        } else if request.path.starts_with("/v2/team/huge/") {
+            // 64 MiB, chunked: only a streaming bound keeps this out of memory.
+            let mut reply = Reply::json(&big_tag_page(64 * 1024 * 1024 / 60));
+            reply.chunked = true;
+            reply
         } else if request.path.starts_with("/v2/team/small/") {
             Reply::json(r#"{"name":"team/small","tags":["1.0.0"]}"#)
         } else {
@@ -591,7 +596,7 @@ async fn oversized_registry_answers_and_error_bodies_stay_out_of_status() {
         }
     })
     .await;
-    let _driftless = Driftless::start(
+    let driftless = Driftless::start(
         plane,
         &[n],
         &[
@@ -645,6 +650,39 @@ async fn oversized_registry_answers_and_error_bodies_stay_out_of_status() {
         !message.contains("INTERNAL-SECRET") && !message.contains("aws_secret"),
         "the registry's error body reached status: {message}"
     );
+
+    // A 64 MiB streamed answer is refused without the controller's memory following it.
+    let before = peak_rss_kib(driftless.pid());
+    apply_yaml(
+        &images,
+        &image_repository_yaml("huge", &format!("{}/team/huge", registry.host()), ""),
+    )
+    .await;
+    wait_image_repo(&images, "huge", "64 MiB answer refused", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            &limit_named,
+        )
+    })
+    .await;
+    let after = peak_rss_kib(driftless.pid());
+    eprintln!(
+        "peak RSS before/after refusing a 64 MiB registry answer (limit {LIMIT} bytes): {before} KiB / {after} KiB"
+    );
+    assert!(
+        after.saturating_sub(before) < 32 * 1024,
+        "peak RSS grew from {before} KiB to {after} KiB"
+    );
+}
+
+/// `VmHWM` (peak resident set) of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 /// POSTs `body` to `url` with chunked transfer encoding (no `Content-Length`); the status
