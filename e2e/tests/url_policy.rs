@@ -790,7 +790,16 @@ async fn oversized_webhook_bodies_get_413_naming_the_limit() {
         .and_then(|rest| rest.split('/').next())
         .unwrap()
         .to_owned();
-    let (status, answer) = post_chunked(&addr, &path, &vec![b' '; 64 * LIMIT]).await;
+    let before = peak_rss_kib(driftless.pid());
+    let (status, answer) = post_chunked(&addr, &path, &vec![b' '; 64 * 1024 * 1024]).await;
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains(&limit_named), "{answer}");
+    let after = peak_rss_kib(driftless.pid());
+    eprintln!(
+        "peak RSS before/after refusing a 64 MiB chunked webhook body (limit {LIMIT} bytes): {before} KiB / {after} KiB"
+    );
+    assert!(
+        after.saturating_sub(before) < 32 * 1024,
+        "peak RSS grew from {before} KiB to {after} KiB"
+    );
 }
