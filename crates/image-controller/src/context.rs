@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use driftless_runtime::url_policy::UrlPolicy;
 use driftless_runtime::{EventRecorder, Metrics};
 use kube::Client;
 
@@ -26,8 +27,14 @@ pub struct Context {
     pub storage: PathBuf,
     /// Scanned tags by ImageRepository, persisted under `storage`.
     pub tags: Arc<TagStore>,
-    /// HTTP client for registries.
+    /// HTTP client for registries, enforcing [`Context::url_policy`] (set it with
+    /// [`Context::set_url_policy`], which rebuilds the client).
     pub http: reqwest::Client,
+    /// The URL policy for registries and git remotes. [`UrlPolicy::default`] from
+    /// [`Context::new`]: network schemes to any host, no `file://`.
+    pub url_policy: Arc<UrlPolicy>,
+    /// Bytes of one registry response read at most (`--max-registry-response-bytes`).
+    pub max_registry_response_bytes: u64,
     /// Locks of the automation's working clones under `storage`.
     pub clones: Arc<WorkingClones>,
     /// `--no-cross-namespace-refs`: `imageRepositoryRef` and `sourceRef` must stay in the
@@ -42,6 +49,13 @@ impl Context {
         check_reference(self.no_cross_namespace_refs, field, own, namespace)
     }
 
+    /// Enforces `policy` from now on (rebuilds the registry client around it).
+    pub fn set_url_policy(&mut self, policy: Arc<UrlPolicy>) -> Result<(), Error> {
+        self.http = crate::registry::http_client(policy.clone())?;
+        self.url_policy = policy;
+        Ok(())
+    }
+
     /// A context storing its state under `storage` (the same directory as the source cache
     /// is fine: everything goes below `image-tags/`).
     pub fn new(
@@ -50,13 +64,16 @@ impl Context {
         metrics: Metrics,
         storage: &Path,
     ) -> Result<Self, Error> {
+        let url_policy = Arc::new(UrlPolicy::default());
         Ok(Context {
             client,
             recorder,
             metrics,
             storage: storage.to_path_buf(),
             tags: Arc::new(TagStore::new(storage)),
-            http: crate::registry::http_client()?,
+            http: crate::registry::http_client(url_policy.clone())?,
+            url_policy,
+            max_registry_response_bytes: crate::registry::DEFAULT_MAX_RESPONSE_BYTES,
             clones: Arc::new(WorkingClones::default()),
             no_cross_namespace_refs: false,
         })

@@ -89,12 +89,21 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A git command failed.
-    #[error("{command}: {message}")]
+    #[error("{operation} failed: {message}")]
     Git {
-        /// The command, without credentials.
-        command: String,
-        /// Its error output.
+        /// The operation, e.g. `git push to origin (branch main)`; never the URL.
+        operation: String,
+        /// The line of git's error output that says why, URL credentials redacted.
         message: String,
+    },
+    /// A URL (the GitRepository's, the registry's, a redirect or `Link` target) is refused
+    /// by the URL policy; nothing connected to it.
+    #[error("{message}")]
+    UrlNotAllowed {
+        /// The refusal, naming the field and the rule.
+        message: String,
+        /// Refused for what the host resolved to (may change) rather than as written.
+        resolved: bool,
     },
     /// A push was rejected again after fetching and rebasing onto the remote.
     #[error("push to branch '{branch}' rejected: {message}")]
@@ -137,6 +146,7 @@ impl Error {
             }
             Error::Registry { .. } => reason::REGISTRY_OPERATION_FAILED,
             Error::Git { .. } | Error::PushRejected { .. } => reason::GIT_OPERATION_FAILED,
+            Error::UrlNotAllowed { .. } => driftless_runtime::url_policy::URL_NOT_ALLOWED,
             Error::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
             Error::AccessDenied(_) => reason::ACCESS_DENIED,
             Error::NotANumber { .. } | Error::Setter { .. } | Error::Io { .. } => {
@@ -155,7 +165,28 @@ impl Error {
                 | Error::InvalidSpec(_)
                 | Error::InvalidImage { .. }
                 | Error::AccessDenied(_)
+                | Error::UrlNotAllowed {
+                    resolved: false,
+                    ..
+                }
         )
+    }
+
+    /// The error for a refusal of the URL policy (other runtime errors, such as a failed
+    /// resolution, are registry or git failures of the URL in question).
+    pub fn from_url_refusal(error: &driftless_runtime::RuntimeError) -> Error {
+        match error {
+            driftless_runtime::RuntimeError::UrlNotAllowed { resolved, .. } => {
+                Error::UrlNotAllowed {
+                    message: error.to_string(),
+                    resolved: *resolved,
+                }
+            }
+            other => Error::Registry {
+                url: String::new(),
+                reason: other.to_string(),
+            },
+        }
     }
 
     pub(crate) fn io(
@@ -168,5 +199,11 @@ impl Error {
             path,
             source,
         }
+    }
+}
+
+impl From<driftless_runtime::RuntimeError> for Error {
+    fn from(error: driftless_runtime::RuntimeError) -> Self {
+        Error::from_url_refusal(&error)
     }
 }

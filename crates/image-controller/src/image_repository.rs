@@ -198,6 +198,8 @@ async fn scan(
         credentials: credentials.as_ref(),
         timeout,
         page_size: crate::registry::DEFAULT_PAGE_SIZE,
+        policy: &ctx.url_policy,
+        max_response_bytes: ctx.max_registry_response_bytes,
     };
     let tags = list_tags(&ctx.http, &request).await?;
     let kept = tags.into_iter().filter(|t| exclusions.keeps(t)).collect();

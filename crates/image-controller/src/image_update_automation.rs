@@ -22,7 +22,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 
-use crate::git::{Author, GitCredentials, WorkingClone, clone_dir};
+use crate::git::{Author, GitCredentials, WorkingClone, clone_dir, transport_for};
 use crate::setters::{Change, PolicyKey, PolicyLookup, update_tree};
 use crate::{Context, Error, commit_message, conditions, label_selector};
 
@@ -205,6 +205,23 @@ async fn run_once(automation: &ImageUpdateAutomation, ctx: &Context) -> Result<R
                 source.name
             ))
         })?;
+    // The URL pushed to is the GitRepository's: it passes the URL policy here, whatever
+    // the source controller (maybe not running, maybe with other flags) made of it.
+    let url = &repository.spec.url;
+    let field = format!("GitRepository {source_ns}/{} spec.url", source.name);
+    let target = ctx.url_policy.check_git_url(&field, url)?;
+    let addrs = ctx
+        .url_policy
+        .resolve(&field, url, &target)
+        .await
+        .map_err(|e| match e {
+            driftless_runtime::RuntimeError::Resolve { .. } => Error::Git {
+                operation: "git fetch from origin".to_owned(),
+                message: e.to_string(),
+            },
+            refusal => Error::from(refusal),
+        })?;
+    let transport = transport_for(&ctx.url_policy, &target, &addrs);
     let checkout = checkout_branch(automation, &repository)?;
     let push = spec
         .git
@@ -234,11 +251,10 @@ async fn run_once(automation: &ImageUpdateAutomation, ctx: &Context) -> Result<R
     // Validate the template before touching the clone: a bad template is a spec error.
     commit_message::render(spec.git.commit.message_template.as_deref(), "", &[])?;
 
-    let url = &repository.spec.url;
     let dir = clone_dir(&ctx.storage, url, &checkout);
     let lock = ctx.clones.lock_for(&dir);
     let _guard = lock.lock().await;
-    let clone = WorkingClone::open(&dir, url, credentials, GIT_TIMEOUT).await?;
+    let clone = WorkingClone::open_with(&dir, url, credentials, GIT_TIMEOUT, transport).await?;
     clone.reset_to_remote(&checkout, &push).await?;
     let path = spec.update.as_ref().and_then(|u| u.path.clone());
     let (root, default_ns) = (clone.dir().to_path_buf(), namespace.clone());

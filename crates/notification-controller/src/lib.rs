@@ -37,7 +37,7 @@ use tokio::sync::broadcast;
 pub use context::Context;
 pub use error::Error;
 pub use queue::DeliveryOptions;
-pub use receiver_http::receiver_routes;
+pub use receiver_http::{DEFAULT_MAX_WEBHOOK_BODY_BYTES, receiver_routes, receiver_routes_limited};
 
 /// Runs the Provider, Alert and Receiver controllers and the event dispatcher until
 /// `shutdown` resolves. `events` comes from [`driftless_runtime::EventRecorder::subscribe`];

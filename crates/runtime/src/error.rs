@@ -35,4 +35,37 @@ pub enum RuntimeError {
         /// What is wrong with them.
         reason: String,
     },
+    /// A URL in a spec is refused by the URL policy; nothing was connected to.
+    #[error("{field} '{url}' is not allowed: {rule}")]
+    UrlNotAllowed {
+        /// The field holding the URL, e.g. `spec.url`.
+        field: String,
+        /// The URL, credentials redacted.
+        url: String,
+        /// The rule that refuses it.
+        rule: String,
+        /// Refused for an address the host resolved to (DNS may change), not for the URL
+        /// as written.
+        resolved: bool,
+    },
+    /// A value of `--allowed-hosts` or `--denied-cidrs` is malformed.
+    #[error("{flag} '{value}': {reason}")]
+    UrlPolicyFlag {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A host could not be resolved while checking it against `--denied-cidrs`.
+    #[error("{field}: resolving host '{host}': {source}")]
+    Resolve {
+        /// The field holding the URL.
+        field: String,
+        /// The host.
+        host: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
 }

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod object;
 pub mod readiness;
 pub mod reconcile;
+pub mod url_policy;
 pub mod watch;
 
 pub use error::RuntimeError;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use driftless_runtime::url_policy::UrlPolicy;
 use driftless_runtime::{EventRecorder, Metrics};
 use driftless_source::SourceCache;
 use kube::Client;
@@ -19,7 +20,9 @@ pub struct Context {
     pub metrics: Metrics,
     /// Base of the artifact URLs written in status, e.g. `http://driftless.driftless-system.svc:9090`.
     pub artifact_base_url: String,
-    /// Accept `file://` URLs. Off by default: a tenant could otherwise read repositories on
-    /// the controller's own disk, other tenants' mirrors included.
-    pub allow_file_urls: bool,
+    /// The URL policy `spec.url` must pass before anything connects: schemes, `file://`
+    /// only with `--allow-file-urls` (a tenant could otherwise read repositories on the
+    /// controller's own disk, other tenants' mirrors included), `--allowed-hosts`,
+    /// `--denied-cidrs`.
+    pub url_policy: Arc<UrlPolicy>,
 }

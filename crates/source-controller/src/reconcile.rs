@@ -117,12 +117,12 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
 
 async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::Artifact, Error> {
     let namespace = repo.namespace().unwrap_or_default();
-    if repo.spec.url.starts_with("file://") && !ctx.allow_file_urls {
-        return Err(Error::InvalidSpec(format!(
-            "spec.url '{}': file:// URLs are disabled (start driftless run with --allow-file-urls to allow them)",
-            repo.spec.url
-        )));
-    }
+    // The URL policy first: a refused URL is never connected to (nor its host resolved
+    // when it is refused as written).
+    let target = ctx.url_policy.check_git_url("spec.url", &repo.spec.url)?;
+    ctx.url_policy
+        .resolve("spec.url", &repo.spec.url, &target)
+        .await?;
     let auth = match &repo.spec.secret_ref {
         Some(secret) => Some(credentials::load(&ctx.client, &namespace, &secret.name).await?),
         None => None,

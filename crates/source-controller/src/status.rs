@@ -131,6 +131,13 @@ pub fn record_failure(
     condition::remove_condition(c, condition::RECONCILING);
     // A spec the controller cannot use will not fix itself: Stalled until the spec changes.
     if matches!(err, Error::InvalidSpec(_))
+        || matches!(
+            err,
+            Error::UrlNotAllowed {
+                resolved: false,
+                ..
+            }
+        )
         || matches!(err, Error::Source(e) if matches!(e, driftless_source::Error::InvalidUrl { .. } | driftless_source::Error::InvalidReference(_)))
     {
         condition::set_condition(

@@ -11,6 +11,7 @@ use driftless_api::{
 };
 use driftless_image_controller::{image_policy, image_repository, image_update_automation};
 use driftless_runtime::leader::{self, LeaderElector, LeaseTimings};
+use driftless_runtime::url_policy::UrlPolicy;
 use driftless_runtime::{EventRecorder, Metrics, Readiness, http};
 use driftless_source::SourceCache;
 use kube::runtime::watcher;
@@ -89,6 +90,22 @@ pub struct Args {
     /// could otherwise read repositories on the controller's disk).
     #[arg(long)]
     allow_file_urls: bool,
+    /// Hosts tenants' git and registry URLs may name (comma-separated globs, `*` within one
+    /// DNS label, e.g. `github.com,*.corp.example`). Any host when not given.
+    #[arg(long, value_delimiter = ',', value_name = "GLOB")]
+    allowed_hosts: Vec<String>,
+    /// Address ranges tenants' git and registry URLs may not reach (comma-separated CIDRs).
+    /// Hosts are resolved before connecting and refused when any address is in a range.
+    /// Deny at least 169.254.0.0/16 and fd00:ec2::254/128 (cloud metadata) and the
+    /// cluster's own pod and service ranges.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    denied_cidrs: Vec<String>,
+    /// Bytes of one registry response read at most (tag pages, token answers).
+    #[arg(long, default_value_t = driftless_image_controller::registry::DEFAULT_MAX_RESPONSE_BYTES)]
+    max_registry_response_bytes: u64,
+    /// Bytes of one webhook request body accepted at most (larger ones get 413).
+    #[arg(long, default_value_t = driftless_notification_controller::DEFAULT_MAX_WEBHOOK_BODY_BYTES)]
+    max_webhook_body_bytes: u64,
     /// Refuse kustomizations that pull remote bases. Driftless's engine never fetches remote
     /// bases (they are always an error naming the entry), so this is always in force; the
     /// flag is accepted so Flux's lockdown flag set works unchanged.
@@ -205,6 +222,15 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         })?,
     );
 
+    let url_policy = Arc::new(
+        UrlPolicy::new(
+            args.allow_file_urls,
+            &args.allowed_hosts,
+            &args.denied_cidrs,
+        )
+        .context("the URL policy flags")?,
+    );
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -280,7 +306,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             recorder: recorder.clone(),
             metrics: metrics.clone(),
             artifact_base_url: artifact_base_url.clone(),
-            allow_file_urls: args.allow_file_urls,
+            url_policy: url_policy.clone(),
         });
         let ready = readiness.clone();
         for api in scoped_apis::<GitRepository>(&client, &args.watch_namespaces) {
@@ -343,6 +369,8 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             &args.storage_path,
         )?;
         image_ctx.no_cross_namespace_refs = args.no_cross_namespace_refs;
+        image_ctx.set_url_policy(url_policy.clone())?;
+        image_ctx.max_registry_response_bytes = args.max_registry_response_bytes;
         let image_ctx = Arc::new(image_ctx);
         readiness.add_component();
         for ns_apis in scoped_image_apis(&client, &args.watch_namespaces) {
@@ -400,7 +428,10 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         // Bound after leadership: only the leader knows the receivers' paths.
         let (receiver_at, receiver_srv) = http::bind(
             args.receiver_addr,
-            driftless_notification_controller::receiver_routes(ctx.clone()),
+            driftless_notification_controller::receiver_routes_limited(
+                ctx.clone(),
+                args.max_webhook_body_bytes,
+            ),
             stopped(),
         )
         .await?;

@@ -47,12 +47,23 @@ pub struct GitOutput {
     pub stderr: String,
 }
 
+/// What git's transports may do: which protocols (`GIT_ALLOW_PROTOCOL`) and extra
+/// configuration such as `http.curloptResolve` pins (see [`super::transport`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// `:`-separated protocols git may use; `None` leaves git's defaults.
+    pub allowed_protocols: Option<String>,
+    /// `key=value` configuration passed through the environment.
+    pub config: Vec<(String, String)>,
+}
+
 /// A `git` runner for one working directory.
 #[derive(Clone, Debug)]
 pub struct Git {
     dir: std::path::PathBuf,
     credentials: GitCredentials,
     timeout: Duration,
+    transport: Transport,
 }
 
 impl Git {
@@ -62,7 +73,14 @@ impl Git {
             dir: dir.to_path_buf(),
             credentials,
             timeout,
+            transport: Transport::default(),
         }
+    }
+
+    /// The same runner with `transport` restricting git's transports.
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// The working directory.
@@ -112,14 +130,26 @@ impl Git {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        if let Some(protocols) = &self.transport.allowed_protocols {
+            command.env("GIT_ALLOW_PROTOCOL", protocols);
+        }
+        let mut config = self.transport.config.clone();
         if let Some(header) = self.authorization() {
-            command
-                .env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env("GIT_CONFIG_VALUE_0", format!("Authorization: {header}"));
+            config.push((
+                "http.extraHeader".to_owned(),
+                format!("Authorization: {header}"),
+            ));
+        }
+        if !config.is_empty() {
+            command.env("GIT_CONFIG_COUNT", config.len().to_string());
+            for (i, (key, value)) in config.iter().enumerate() {
+                command
+                    .env(format!("GIT_CONFIG_KEY_{i}"), key)
+                    .env(format!("GIT_CONFIG_VALUE_{i}"), value);
+            }
         }
         let spawn_error = |e: std::io::Error| Error::Git {
-            command: format!("git {}", args.join(" ")),
+            operation: operation(args),
             message: e.to_string(),
         };
         let mut child = command.spawn().map_err(spawn_error)?;
@@ -132,7 +162,7 @@ impl Git {
         let output = tokio::time::timeout(self.timeout, child.wait_with_output())
             .await
             .map_err(|_| Error::Git {
-                command: format!("git {}", args.join(" ")),
+                operation: operation(args),
                 message: format!("timed out after {:?}", self.timeout),
             })?
             .map_err(spawn_error)?;
@@ -146,8 +176,8 @@ impl Git {
     /// The error for a failed invocation.
     pub fn failure(&self, args: &[&str], out: &GitOutput) -> Error {
         Error::Git {
-            command: format!("git {}", args.join(" ")),
-            message: out.stderr.trim().to_owned(),
+            operation: operation(args),
+            message: error_line(&out.stderr),
         }
     }
 
@@ -160,5 +190,105 @@ impl Git {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         ))
+    }
+}
+
+/// What an invocation does, for errors: `git push to origin (branch main)`. Never the
+/// arguments as given (they may hold a URL, and a URL may hold credentials).
+pub fn operation(args: &[&str]) -> String {
+    let mut rest = args;
+    while let ["-c", _, tail @ ..] = rest {
+        rest = tail;
+    }
+    let branch = |prefix: &str| {
+        rest.iter().find_map(|a| {
+            let (_, after) = a.split_once(prefix)?;
+            Some(after.split(':').next().unwrap_or(after).to_owned())
+        })
+    };
+    match rest {
+        ["fetch", ..] => match branch("refs/heads/") {
+            Some(b) => format!("git fetch from origin (branch {b})"),
+            None => "git fetch from origin".to_owned(),
+        },
+        ["push", ..] => match branch(":refs/heads/") {
+            Some(b) => format!("git push to origin (branch {b})"),
+            None => "git push to origin".to_owned(),
+        },
+        ["remote", verb, ..] => format!("git remote {verb} origin"),
+        [sub, ..] => format!("git {sub}"),
+        [] => "git".to_owned(),
+    }
+}
+
+/// The line of git's error output that says why (the first `fatal:` or `error:` line, else
+/// the first non-empty one), credentials in URLs redacted, at most 300 characters.
+pub fn error_line(stderr: &str) -> String {
+    let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    let line = lines()
+        .find(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+        .or_else(|| lines().next())
+        .unwrap_or("no error output");
+    let line = driftless_runtime::url_policy::redact_credentials(line);
+    match line.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_never_show_arguments() {
+        let url = "https://bot:s3cret@git.example/r.git";
+        assert_eq!(
+            operation(&["remote", "add", "origin", url]),
+            "git remote add origin"
+        );
+        assert_eq!(
+            operation(&[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "origin",
+                "+refs/heads/main:refs/remotes/origin/main"
+            ]),
+            "git fetch from origin (branch main)"
+        );
+        assert_eq!(
+            operation(&[
+                "push",
+                "--quiet",
+                "--porcelain",
+                "origin",
+                "HEAD:refs/heads/image-updates"
+            ]),
+            "git push to origin (branch image-updates)"
+        );
+        assert_eq!(
+            operation(&[
+                "-c",
+                "user.name=x",
+                "-c",
+                "user.email=y",
+                "commit",
+                "-F",
+                "-"
+            ]),
+            "git commit"
+        );
+    }
+
+    #[test]
+    fn error_lines_are_short_and_redacted() {
+        let stderr = "remote: Counting objects\nfatal: unable to access 'https://bot:s3cret@git.example/r.git/': The requested URL returned error: 403\nmore\n";
+        assert_eq!(
+            error_line(stderr),
+            "fatal: unable to access 'https://***@git.example/r.git/': The requested URL returned error: 403"
+        );
+        assert_eq!(error_line("\n  \n"), "no error output");
+        assert_eq!(error_line(&"x".repeat(1000)).chars().count(), 301);
     }
 }

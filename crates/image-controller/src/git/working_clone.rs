@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::command::{Git, GitCredentials};
+use super::command::{Git, GitCredentials, Transport};
 use crate::Error;
 
 /// Locks working clones so that two automations on the same URL and branch take turns.
@@ -64,10 +64,22 @@ impl WorkingClone {
         credentials: GitCredentials,
         timeout: Duration,
     ) -> Result<Self, Error> {
+        Self::open_with(dir, url, credentials, timeout, Transport::default()).await
+    }
+
+    /// [`WorkingClone::open`] with git's transports restricted by `transport` (the URL
+    /// policy: check `url` with it before calling this).
+    pub async fn open_with(
+        dir: &Path,
+        url: &str,
+        credentials: GitCredentials,
+        timeout: Duration,
+        transport: Transport,
+    ) -> Result<Self, Error> {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(Error::io("creating", dir))?;
-        let git = Git::new(dir, credentials, timeout);
+        let git = Git::new(dir, credentials, timeout).with_transport(transport);
         if !tokio::fs::try_exists(dir.join(".git"))
             .await
             .unwrap_or(false)
@@ -203,7 +215,7 @@ impl WorkingClone {
                 branch: branch.to_owned(),
                 message: format!(
                     "the remote moved and rebasing onto it failed: {}",
-                    rebase.stderr.trim()
+                    super::command::error_line(&rebase.stderr)
                 ),
             });
         }
@@ -213,7 +225,7 @@ impl WorkingClone {
         }
         Err(Error::PushRejected {
             branch: branch.to_owned(),
-            message: second.stderr.trim().to_owned(),
+            message: super::command::error_line(&second.stderr),
         })
     }
 

@@ -38,6 +38,17 @@ impl ImageName {
         if rest.contains(':') {
             return Err(fail("must not contain a tag"));
         }
+        // The registry becomes the authority of a URL: nothing a URL parser could read as
+        // user info, path or another host.
+        if first.is_some_and(|host| {
+            !host.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']')
+            })
+        }) {
+            return Err(fail(
+                "the registry must be a host name or IP address with an optional port",
+            ));
+        }
         let valid_component = |c: &str| {
             !c.is_empty()
                 && c.bytes().all(|b| {
@@ -131,6 +142,8 @@ mod tests {
             ("ghcr.io/Acme/web", "lowercase"),
             ("ghcr.io//web", "lowercase"),
             ("", "empty"),
+            ("evil.example\\x:5000/app", "registry must be a host"),
+            ("evil.example%2f:5000/app", "registry must be a host"),
         ] {
             let err = ImageName::parse(image).unwrap_err().to_string();
             assert!(

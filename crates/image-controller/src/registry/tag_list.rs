@@ -9,7 +9,11 @@ use reqwest::header::{AUTHORIZATION, LINK, WWW_AUTHENTICATE};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 
+use driftless_runtime::url_policy::UrlPolicy;
+
+use super::body::{error_summary, read_bounded};
 use super::challenge::{Challenge, next_link, parse_challenge};
+use super::guard::{refusal_in, target_of};
 use super::{ImageName, RegistryCredentials};
 use crate::Error;
 
@@ -43,23 +47,57 @@ pub struct TagListRequest<'a> {
     pub timeout: Duration,
     /// Tags asked for per page (`n`); [`DEFAULT_PAGE_SIZE`] in the controller.
     pub page_size: usize,
+    /// The URL policy every request (pages, token endpoint) must pass.
+    pub policy: &'a UrlPolicy,
+    /// Bytes of one response body read at most (`--max-registry-response-bytes`).
+    pub max_response_bytes: u64,
+}
+
+/// Scheme, host and port: credentials are only ever sent to the registry's own origin.
+type Origin = (String, Option<String>, Option<u16>);
+
+fn origin(url: &reqwest::Url) -> Origin {
+    (
+        url.scheme().to_owned(),
+        url.host_str().map(str::to_ascii_lowercase),
+        url.port_or_known_default(),
+    )
 }
 
 /// Lists every tag of the image, in the registry's order.
+///
+/// `Link` pages on another host, port or scheme are followed without credentials (as
+/// containerd and Flux do); a 401 from such a page is an error, never answered with the
+/// registry's credentials. Every URL passes the policy before it is requested.
 pub async fn list_tags(http: &Client, request: &TagListRequest<'_>) -> Result<Vec<String>, Error> {
     let base = request.image.api_base(request.insecure);
-    let mut url = format!(
+    let first = format!(
         "{base}/v2/{}/tags/list?n={}",
         request.image.repository,
         request.page_size.max(1)
     );
+    let mut url = parse_url(&first)?;
+    let home = origin(&url);
     let mut authorization: Option<String> = None;
     let mut tags = Vec::new();
     for _ in 0..MAX_PAGES {
-        let mut response = get(http, &url, authorization.as_deref(), request.timeout).await?;
+        check(request, &url, "spec.image")?;
+        let same_origin = origin(&url) == home;
+        let credentials = authorization.as_deref().filter(|_| same_origin);
+        let mut response = get(http, request, &url, credentials).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
-            authorization = Some(authorize(http, request, &url, &response).await?);
-            response = get(http, &url, authorization.as_deref(), request.timeout).await?;
+            if !same_origin {
+                return Err(Error::Authentication {
+                    registry: request.image.registry.clone(),
+                    reason: format!(
+                        "a tag page on another host ({}) asks for credentials; they are only sent to {}",
+                        host_port(&url),
+                        request.image.registry
+                    ),
+                });
+            }
+            authorization = Some(authorize(http, request, url.as_str(), &response).await?);
+            response = get(http, request, &url, authorization.as_deref()).await?;
             if response.status() == StatusCode::UNAUTHORIZED {
                 return Err(Error::Authentication {
                     registry: request.image.registry.clone(),
@@ -69,60 +107,91 @@ pub async fn list_tags(http: &Client, request: &TagListRequest<'_>) -> Result<Ve
         }
         let status = response.status();
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
+            let summary = error_summary(response, url.as_str()).await;
             let reason = match status {
                 StatusCode::NOT_FOUND => format!(
-                    "repository '{}' not found: {}",
+                    "repository '{}' not found: {summary}",
                     request.image.repository,
-                    truncate(&body)
                 ),
                 StatusCode::FORBIDDEN => {
                     return Err(Error::Authentication {
                         registry: request.image.registry.clone(),
-                        reason: format!("access denied: {}", truncate(&body)),
+                        reason: format!("access denied: {summary}"),
                     });
                 }
-                _ => format!("HTTP {status}: {}", truncate(&body)),
+                _ => summary,
             };
-            return Err(Error::Registry { url, reason });
+            return Err(Error::Registry {
+                url: url.to_string(),
+                reason,
+            });
         }
         let next = response
             .headers()
             .get(LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| request_error(&url, &e))?;
+        let body = read_bounded(response, url.as_str(), request.max_response_bytes).await?;
         let page: TagPage = serde_json::from_slice(&body).map_err(|e| Error::Registry {
-            url: url.clone(),
+            url: url.to_string(),
             reason: format!("tag list is not JSON: {e}"),
         })?;
         tags.extend(page.tags.unwrap_or_default());
         match next {
             None => return Ok(tags),
-            Some(next) if next.starts_with("http://") || next.starts_with("https://") => url = next,
-            Some(next) => url = format!("{base}/{}", next.trim_start_matches('/')),
+            Some(next) => {
+                url = url.join(&next).map_err(|e| Error::Registry {
+                    url: url.to_string(),
+                    reason: format!("Link header '{next}' is not a URL: {e}"),
+                })?;
+            }
         }
     }
     Err(Error::Registry {
-        url,
+        url: url.to_string(),
         reason: format!("more than {MAX_PAGES} pages of tags"),
     })
 }
 
+fn parse_url(url: &str) -> Result<reqwest::Url, Error> {
+    reqwest::Url::parse(url).map_err(|e| Error::InvalidImage {
+        image: url.to_owned(),
+        reason: format!("not a URL: {e}"),
+    })
+}
+
+fn host_port(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The URL passes the policy: https (http only when insecure), allowed host, no denied
+/// address literal. Names are checked again by the client's resolver when connecting.
+fn check(request: &TagListRequest<'_>, url: &reqwest::Url, field: &str) -> Result<(), Error> {
+    let target = target_of(url)?;
+    request
+        .policy
+        .check_registry_target(field, url.as_str(), &target, request.insecure)?;
+    Ok(())
+}
+
 async fn get(
     http: &Client,
-    url: &str,
+    request: &TagListRequest<'_>,
+    url: &reqwest::Url,
     authorization: Option<&str>,
-    timeout: Duration,
 ) -> Result<reqwest::Response, Error> {
-    let mut builder = http.get(url).timeout(timeout);
+    let mut builder = http.get(url.clone()).timeout(request.timeout);
     if let Some(value) = authorization {
         builder = builder.header(AUTHORIZATION, value);
     }
-    builder.send().await.map_err(|e| request_error(url, &e))
+    builder
+        .send()
+        .await
+        .map_err(|e| request_error(url.as_str(), &e))
 }
 
 /// The `Authorization` value answering the challenge of a 401 `response`.
@@ -140,7 +209,7 @@ async fn authorize(
         .unwrap_or_default();
     let challenge = parse_challenge(header).ok_or_else(|| Error::Registry {
         url: url.to_owned(),
-        reason: format!("401 with an unsupported WWW-Authenticate challenge '{header}'"),
+        reason: "401 with an unsupported WWW-Authenticate challenge".to_owned(),
     })?;
     match challenge {
         Challenge::Basic => {
@@ -166,6 +235,9 @@ async fn authorize(
                     url: realm.clone(),
                     reason: format!("token realm is not a URL: {e}"),
                 })?;
+            // The realm comes from the registry: it passes the same policy (and, for an
+            // https registry, must be https: the credentials go there).
+            check(request, &token_url, "token realm")?;
             let mut builder = http.get(token_url).timeout(request.timeout);
             if let Some(credentials) = request.credentials {
                 builder = builder.header(AUTHORIZATION, basic(credentials));
@@ -187,10 +259,7 @@ async fn authorize(
                     reason: format!("token endpoint answered {status}"),
                 });
             }
-            let body = answer
-                .bytes()
-                .await
-                .map_err(|e| request_error(&realm, &e))?;
+            let body = read_bounded(answer, &realm, request.max_response_bytes).await?;
             let token: TokenAnswer =
                 serde_json::from_slice(&body).map_err(|e| Error::Registry {
                     url: realm.clone(),
@@ -217,6 +286,9 @@ fn basic(credentials: &RegistryCredentials) -> String {
 }
 
 fn request_error(url: &str, error: &reqwest::Error) -> Error {
+    if let Some(refusal) = refusal_in(error) {
+        return Error::from_url_refusal(refusal);
+    }
     let mut reason = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -230,10 +302,38 @@ fn request_error(url: &str, error: &reqwest::Error) -> Error {
     }
 }
 
-fn truncate(body: &str) -> &str {
-    let mut end = body.len().min(256);
-    while !body.is_char_boundary(end) {
-        end -= 1;
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_resolving_into_a_denied_range_is_refused_when_connecting() {
+        // `localhost` passes the static check (it is a name); the client's resolver then
+        // sees 127.0.0.1 / ::1 and refuses before any connection.
+        let denied = ["127.0.0.0/8".to_owned(), "::1/128".to_owned()];
+        let policy = Arc::new(UrlPolicy::new(false, &[], &denied).unwrap());
+        let http = super::super::http_client(policy.clone()).unwrap();
+        let image = ImageName::parse("localhost:5999/team/app").unwrap();
+        let request = TagListRequest {
+            image: &image,
+            insecure: true,
+            credentials: None,
+            timeout: Duration::from_secs(5),
+            page_size: 10,
+            policy: &policy,
+            max_response_bytes: 1024,
+        };
+        let err = list_tags(&http, &request).await.unwrap_err();
+        assert!(
+            matches!(err, Error::UrlNotAllowed { resolved: true, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.reason(), "URLNotAllowed");
+        assert!(
+            err.to_string().contains("host 'localhost' resolves to"),
+            "{err}"
+        );
     }
-    body[..end].trim()
 }
