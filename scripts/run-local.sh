@@ -57,7 +57,7 @@ if [[ -n "${DRIFTLESS_BIN:-}" ]]; then
   [[ -x "$driftless" ]] || fail "DRIFTLESS_BIN=$driftless is not an executable"
 else
   say "building driftless"
-  cargo build --quiet -p driftless
+  cargo build --quiet -p driftless --bin driftless
   driftless="$root/target/debug/driftless"
 fi
 
@@ -132,8 +132,11 @@ else
   done
 fi
 url="git://127.0.0.1:$port/hello-world.git"
-# Pushes from the working clone go through the daemon, like a real git server.
+# Pushes from the working clone go through the daemon, like a real git server, and a plain
+# `git push` / `git pull` on main works (main tracks origin/main).
 git -C "$work" remote set-url origin "$url"
+git -C "$work" config branch.main.remote origin
+git -C "$work" config branch.main.merge refs/heads/main
 
 # --- 5. GitRepository + Kustomization -----------------------------------------------
 say "applying the GitRepository and Kustomization for $url"
@@ -161,7 +164,7 @@ Driftless is starting in the foreground (Ctrl-C stops it). In another terminal:
     sed -i 's/Hello, world!/Hello, GitOps!/' configmap.yaml
     git commit -am "Say hello to GitOps" && git push
     $kubectl_hint annotate --overwrite -n driftless-system gitrepository/hello-world \\
-      reconcile.driftless.dev/requestedAt="\$(date +%s)"    # or wait for the 1m interval
+      reconcile.driftless.dev/requestedAt="\$(date +%s.%N)"    # or wait for the 1m interval
     $kubectl_hint get configmap hello-world -n hello-world -o jsonpath='{.data.message}'
 
   Note: the local control plane has no kubelet, so the hello-world Deployment never gets

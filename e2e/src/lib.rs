@@ -21,6 +21,7 @@ mod git_server;
 mod paths;
 mod poll;
 mod process;
+pub mod readme;
 mod registry;
 mod schema_sample;
 mod test_namespace;
