@@ -19,6 +19,9 @@ pub struct Context {
     pub metrics: Metrics,
     /// Base of the artifact URLs written in status, e.g. `http://driftless.driftless-system.svc:9090`.
     pub artifact_base_url: String,
+    /// What each watched GitRepository publishes, for the artifact server; [`crate::run`]
+    /// registers its watch here.
+    pub published: crate::PublishedArtifacts,
     /// Accept `file://` URLs. Off by default: a tenant could otherwise read repositories on
     /// the controller's own disk, other tenants' mirrors included.
     pub allow_file_urls: bool,
