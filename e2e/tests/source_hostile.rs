@@ -301,8 +301,10 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
     assert_eq!(repo.status.as_ref().unwrap().artifact.as_ref(), Some(&good_artifact));
     let growth = peak.saturating_sub(before);
     report.push(format!("4 MiB file: peak RSS grew {growth} KiB (from {before} KiB)"));
+    // Indexing the fetched pack inflates the 4 MiB once (it is under the fetch bound);
+    // the checkout refuses it from its header without inflating it again.
     assert!(
-        growth < 24 * 1024,
+        growth < 12 * 1024,
         "peak RSS grew by {growth} KiB refusing a 4 MiB file"
     );
 
@@ -327,7 +329,7 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
     let growth = peak.saturating_sub(before);
     report.push(format!("200 MB zip bomb: peak RSS grew {growth} KiB (from {before} KiB)"));
     assert!(
-        growth < 24 * 1024,
+        growth < 8 * 1024,
         "peak RSS grew by {growth} KiB refusing a 200 MB zip bomb"
     );
 
@@ -397,7 +399,8 @@ async fn artifact_urls_need_the_owning_namespace_and_name() {
     };
     let (status, body) = get(format!("/artifacts/{ns_a}/apps/{a}.tar.gz")).await;
     assert_eq!(status, 200);
-    let mut archive = tar::Archive::new(gunzip(&body).as_slice());
+    let tarball = gunzip(&body);
+    let mut archive = tar::Archive::new(tarball.as_slice());
     let names: Vec<String> = archive
         .entries()
         .unwrap()
