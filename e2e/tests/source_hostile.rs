@@ -95,7 +95,12 @@ impl<'a> Crafter<'a> {
     fn push_tree(&self, tree: &str, message: &str) -> String {
         self.git(&["fetch", "--quiet", "origin", "main"]);
         let commit = self.git(&["commit-tree", tree, "-p", "FETCH_HEAD", "-m", message]);
-        self.git(&["push", "--quiet", &self.url, &format!("{commit}:refs/heads/main")]);
+        self.git(&[
+            "push",
+            "--quiet",
+            &self.url,
+            &format!("{commit}:refs/heads/main"),
+        ]);
         commit
     }
 }
@@ -146,7 +151,12 @@ async fn crafted_tree_entries_are_refused_and_nothing_escapes() {
     server.create_repo("hostile").unwrap();
     let url = server.git_url("hostile");
     let good = server
-        .push_files(&url, "main", &[("deploy/cm.yaml", "kind: ConfigMap\n")], "good")
+        .push_files(
+            &url,
+            "main",
+            &[("deploy/cm.yaml", "kind: ConfigMap\n")],
+            "good",
+        )
         .unwrap();
 
     let driftless = Driftless::start(plane, &[ns.name()], &["--controllers=source"])
@@ -174,8 +184,18 @@ async fn crafted_tree_entries_are_refused_and_nothing_escapes() {
     let beside = unique("beside");
     let inner = crafter.raw_tree(&[("100644", beside.as_bytes(), &payload)]);
     let cases: [(&str, Vec<u8>, &str, &str); 4] = [
-        ("escape", escape.clone().into_bytes(), "100644", payload.as_str()),
-        ("dot-dot-slash", b"../x".to_vec(), "100644", payload.as_str()),
+        (
+            "escape",
+            escape.clone().into_bytes(),
+            "100644",
+            payload.as_str(),
+        ),
+        (
+            "dot-dot-slash",
+            b"../x".to_vec(),
+            "100644",
+            payload.as_str(),
+        ),
         ("dot-dot-tree", b"..".to_vec(), "40000", inner.as_str()),
         ("dot-git", b".GIT".to_vec(), "40000", inner.as_str()),
     ];
@@ -211,8 +231,16 @@ async fn crafted_tree_entries_are_refused_and_nothing_escapes() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let good_hex = good_artifact.digest.as_deref().unwrap().trim_start_matches("sha256:");
-    assert_eq!(artifacts, vec![good_hex.to_owned()], "no hostile artifact was published");
+    let good_hex = good_artifact
+        .digest
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    assert_eq!(
+        artifacts,
+        vec![good_hex.to_owned()],
+        "no hostile artifact was published"
+    );
     assert_eq!(std::fs::read_dir(cache.join("tmp")).unwrap().count(), 0);
 }
 
@@ -248,7 +276,12 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
     let url = server.git_url("bomb");
     let neighbour_url = server.git_url("neighbour");
     let good = server
-        .push_files(&url, "main", &[("deploy/cm.yaml", "kind: ConfigMap\n")], "good")
+        .push_files(
+            &url,
+            "main",
+            &[("deploy/cm.yaml", "kind: ConfigMap\n")],
+            "good",
+        )
         .unwrap();
     server
         .push_files(&neighbour_url, "main", &[("cm.yaml", "n: 1\n")], "one")
@@ -258,7 +291,10 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
     let driftless = Driftless::start(
         plane,
         &[ns.name()],
-        &["--controllers=source", &format!("--max-file-bytes={max_file}")],
+        &[
+            "--controllers=source",
+            &format!("--max-file-bytes={max_file}"),
+        ],
     )
     .await
     .unwrap();
@@ -291,16 +327,25 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
     let repo = reconcile_now(&api, "bomb", &url, "big-file").await;
     let (peak, _) = memory_kib(pid);
     let (status, reason, message) = ready_message(&repo);
-    assert_eq!((status.as_str(), reason.as_str()), ("False", "LimitExceeded"), "{message}");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "LimitExceeded"),
+        "{message}"
+    );
     assert!(
         message.contains("\"deploy/big.bin\"")
             && message.contains(&commit)
             && message.contains(&max_file.to_string()),
         "the message names the file, the commit and the limit: {message}"
     );
-    assert_eq!(repo.status.as_ref().unwrap().artifact.as_ref(), Some(&good_artifact));
+    assert_eq!(
+        repo.status.as_ref().unwrap().artifact.as_ref(),
+        Some(&good_artifact)
+    );
     let growth = peak.saturating_sub(before);
-    report.push(format!("4 MiB file: peak RSS grew {growth} KiB (from {before} KiB)"));
+    report.push(format!(
+        "4 MiB file: peak RSS grew {growth} KiB (from {before} KiB)"
+    ));
     // Indexing the fetched pack inflates the 4 MiB once (it is under the fetch bound);
     // the checkout refuses it from its header without inflating it again.
     assert!(
@@ -320,14 +365,23 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
     let repo = reconcile_now(&api, "bomb", &url, "zip-bomb").await;
     let (peak, _) = memory_kib(pid);
     let (status, reason, message) = ready_message(&repo);
-    assert_eq!((status.as_str(), reason.as_str()), ("False", "LimitExceeded"), "{message}");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "LimitExceeded"),
+        "{message}"
+    );
     assert!(
         message.contains(&commit) && message.contains(&format!("--max-file-bytes={max_file}")),
         "the message names the commit and the limit: {message}"
     );
-    assert_eq!(repo.status.as_ref().unwrap().artifact.as_ref(), Some(&good_artifact));
+    assert_eq!(
+        repo.status.as_ref().unwrap().artifact.as_ref(),
+        Some(&good_artifact)
+    );
     let growth = peak.saturating_sub(before);
-    report.push(format!("200 MB zip bomb: peak RSS grew {growth} KiB (from {before} KiB)"));
+    report.push(format!(
+        "200 MB zip bomb: peak RSS grew {growth} KiB (from {before} KiB)"
+    ));
     assert!(
         growth < 8 * 1024,
         "peak RSS grew by {growth} KiB refusing a 200 MB zip bomb"
@@ -343,7 +397,10 @@ async fn zip_bombs_and_oversized_files_are_refused_with_bounded_memory() {
         Some(format!("main@sha1:{next}").as_str())
     );
     assert_eq!(ready_message(&repo).0, "True");
-    eprintln!("memory with --max-file-bytes={max_file}: {}", report.join("; "));
+    eprintln!(
+        "memory with --max-file-bytes={max_file}: {}",
+        report.join("; ")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -385,8 +442,18 @@ async fn artifact_urls_need_the_owning_namespace_and_name() {
             .trim_start_matches("sha256:")
             .to_owned()
     };
-    let a = digest_of(wait_repo(&api_a, "apps", "a published", |r| artifact_revision(r).is_some()).await);
-    let b = digest_of(wait_repo(&api_b, "apps", "b published", |r| artifact_revision(r).is_some()).await);
+    let a = digest_of(
+        wait_repo(&api_a, "apps", "a published", |r| {
+            artifact_revision(r).is_some()
+        })
+        .await,
+    );
+    let b = digest_of(
+        wait_repo(&api_b, "apps", "b published", |r| {
+            artifact_revision(r).is_some()
+        })
+        .await,
+    );
     let (ns_a, ns_b) = (team_a.name(), team_b.name());
 
     let get = |path: String| {
@@ -409,13 +476,30 @@ async fn artifact_urls_need_the_owning_namespace_and_name() {
     assert_eq!(names, vec!["secret-a.yaml"]);
 
     for (what, path) in [
-        ("another namespace", format!("/artifacts/{ns_b}/apps/{a}.tar.gz")),
-        ("another name", format!("/artifacts/{ns_a}/other/{a}.tar.gz")),
-        ("a digest the object does not publish", format!("/artifacts/{ns_a}/apps/{b}.tar.gz")),
-        ("an unwatched namespace", format!("/artifacts/default/apps/{a}.tar.gz")),
+        (
+            "another namespace",
+            format!("/artifacts/{ns_b}/apps/{a}.tar.gz"),
+        ),
+        (
+            "another name",
+            format!("/artifacts/{ns_a}/other/{a}.tar.gz"),
+        ),
+        (
+            "a digest the object does not publish",
+            format!("/artifacts/{ns_a}/apps/{b}.tar.gz"),
+        ),
+        (
+            "an unwatched namespace",
+            format!("/artifacts/default/apps/{a}.tar.gz"),
+        ),
     ] {
         let (status, body) = get(path.clone()).await;
-        assert_eq!(status, 404, "{what}: {path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            404,
+            "{what}: {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     let (status, _) = get(format!("/artifacts/{ns_b}/apps/{b}.tar.gz")).await;
     assert_eq!(status, 200, "each owner reads its own");

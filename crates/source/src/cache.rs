@@ -729,7 +729,9 @@ impl Inner {
                 let _ = std::fs::remove_dir_all(&doomed);
             }
             drop(guard);
-            self.counters.mirrors_removed.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .mirrors_removed
+                .fetch_add(1, Ordering::Relaxed);
             removed += 1;
             tracing::debug!(mirror = key.as_str(), "removed unreferenced mirror");
         }

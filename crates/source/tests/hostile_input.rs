@@ -92,20 +92,33 @@ async fn crafted_entry_names_are_refused_before_anything_is_written() {
     );
     let inner = raw_tree(&repo.path, &[("100644", b"escaped-too", &payload)]);
     let cases: Vec<(Vec<u8>, &str, String, &str)> = vec![
-        (escape.clone().into_bytes(), "100644", payload.clone(), "'/'"),
+        (
+            escape.clone().into_bytes(),
+            "100644",
+            payload.clone(),
+            "'/'",
+        ),
         (b"../x".to_vec(), "100644", payload.clone(), "'/'"),
         (b"..".to_vec(), "40000", inner.clone(), "'..'"),
         (b".".to_vec(), "40000", inner.clone(), "'..'"),
         (b".GIT".to_vec(), "40000", inner.clone(), ".git"),
         (b"git~1".to_vec(), "40000", inner.clone(), ".git"),
-        (".g\u{200c}it".as_bytes().to_vec(), "40000", inner.clone(), ".git"),
+        (
+            ".g\u{200c}it".as_bytes().to_vec(),
+            "40000",
+            inner.clone(),
+            ".git",
+        ),
         (b"a\\b".to_vec(), "100644", payload.clone(), "'\\'"),
     ];
     for (name, mode, id, rule) in cases {
         let shown = name.escape_ascii().to_string();
         let tree = raw_tree(
             &repo.path,
-            &[("100644", b"ok.yaml", &blob(&repo.path, b"ok\n")), (mode, &name, &id)],
+            &[
+                ("100644", b"ok.yaml", &blob(&repo.path, b"ok\n")),
+                (mode, &name, &id),
+            ],
         );
         let commit = commit_tree(&repo, &tree, "hostile");
         let err = cache.fetch(req.clone()).await.unwrap_err();
@@ -128,7 +141,14 @@ async fn crafted_entry_names_are_refused_before_anything_is_written() {
         assert!(tmp_is_empty(cache_dir.path()), "{shown}: staging left");
     }
     // A nested bad name is shown with its directory.
-    let nested = raw_tree(&repo.path, &[("40000", b"deploy", &raw_tree(&repo.path, &[("100644", b"..", &payload)]))]);
+    let nested = raw_tree(
+        &repo.path,
+        &[(
+            "40000",
+            b"deploy",
+            &raw_tree(&repo.path, &[("100644", b"..", &payload)]),
+        )],
+    );
     commit_tree(&repo, &nested, "nested");
     let err = cache.fetch(req.clone()).await.unwrap_err();
     assert!(err.to_string().contains("\"deploy/..\""), "{err}");
@@ -156,10 +176,7 @@ async fn deep_and_wide_trees_are_refused() {
     );
 
     // One subtree named many times over: entries are counted, not directories on disk.
-    let leaf = raw_tree(
-        &repo.path,
-        &[("100644", b"f", &blob(&repo.path, b""))],
-    );
+    let leaf = raw_tree(&repo.path, &[("100644", b"f", &blob(&repo.path, b""))]);
     let names: Vec<String> = (0..40).map(|i| format!("d{i:02}")).collect();
     let wide = |child: &str| -> String {
         let entries: Vec<(&str, &[u8], &str)> = names
