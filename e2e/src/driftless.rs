@@ -52,6 +52,7 @@ pub struct Driftless {
     metrics_port: u16,
     health_port: u16,
     receiver_port: u16,
+    storage_port: u16,
     storage: tempfile::TempDir,
 }
 
@@ -68,7 +69,7 @@ impl Driftless {
         // Ports are chosen free but released before the process binds them; another test
         // may take one in between. That shows as "Address already in use": try again.
         let mut attempt = 0;
-        let (process, [metrics_port, health_port, _, receiver_port]) = loop {
+        let (process, [metrics_port, health_port, storage_port, receiver_port]) = loop {
             attempt += 1;
             let ports = free_ports::<4>()?;
             let [metrics_port, health_port, storage_port, receiver_port] = ports;
@@ -101,6 +102,7 @@ impl Driftless {
             metrics_port,
             health_port,
             receiver_port,
+            storage_port,
             storage,
         })
     }
@@ -118,6 +120,16 @@ impl Driftless {
     /// `http://127.0.0.1:<port><path>` on the webhook receiver server.
     pub fn receiver_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.receiver_port)
+    }
+
+    /// `http://127.0.0.1:<port><path>` on the artifact server (`--storage-addr`).
+    pub fn storage_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.storage_port)
+    }
+
+    /// The temporary directory holding the process's log and its `--storage-path` (`cache/`).
+    pub fn storage_dir(&self) -> &std::path::Path {
+        self.storage.path()
     }
 
     /// The process's log so far, for assertion messages.

@@ -25,4 +25,7 @@ pub struct Context {
     /// controller's own disk, other tenants' mirrors included), `--allowed-hosts`,
     /// `--denied-cidrs`.
     pub url_policy: Arc<UrlPolicy>,
+    /// What each watched GitRepository publishes, for the artifact server; [`crate::run`]
+    /// registers its watch here.
+    pub published: crate::PublishedArtifacts,
 }

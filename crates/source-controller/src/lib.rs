@@ -9,7 +9,7 @@ mod error;
 mod reconcile;
 mod status;
 
-pub use artifacts::routes as artifact_routes;
+pub use artifacts::{PublishedArtifacts, routes as artifact_routes};
 pub use context::Context;
 pub use error::Error;
 pub use reconcile::run;

@@ -30,6 +30,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
+    ctx.published.register(reader.clone());
     Controller::for_stream(stream, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, retry_after_error, ctx)
@@ -127,7 +128,8 @@ async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::
         Some(secret) => Some(credentials::load(&ctx.client, &namespace, &secret.name).await?),
         None => None,
     };
-    let req = status::fetch_request(&repo.spec, auth)?;
+    let mut req = status::fetch_request(&repo.spec, auth)?;
+    req.owner = Some(OwnerKey::object(KIND, &namespace, &repo.name_any()));
     let started = Instant::now();
     let artifact = ctx.cache.fetch(req).await?;
     ctx.metrics

@@ -12,15 +12,20 @@
 //!
 //! An artifact directory appears only through `rename(tmp/…, artifacts/<hex>)` after
 //! every file and directory in it was fsynced, so a crash never leaves a half artifact
-//! that looks complete. The byte budget covers artifact trees (not mirrors or
+//! that looks complete. The byte budget covers artifact trees and mirrors (not
 //! tarballs); when an insertion exceeds it, least recently used artifacts that no
 //! owner pins are evicted (tarball and keys with them).
+//!
+//! Mirrors are kept while some owner (a GitRepository, named by
+//! [`FetchRequest::owner`]) references their URL. A mirror nobody references, and that
+//! nobody fetched for the grace period ([`CacheOptions::mirror_grace`]), is removed; so
+//! are the per-mirror locks once nobody holds or waits for them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 use gix::remote::fetch::Shallow;
@@ -31,13 +36,41 @@ use crate::auth::GitAuth;
 use crate::checkout::{list_commit, sync_parent, write_listing};
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::git_remote::{RemoteSpec, display_url, fetch_refs, list_refs, open_or_init_mirror};
+use crate::git_remote::{
+    RemoteSpec, display_url, fetch_refs, list_refs, open_mirror, open_or_init_mirror,
+};
+use crate::limits::Limits;
 use crate::lru_index::{LruIndex, OwnerKey};
 use crate::reference::{GitRef, Plan, Resolved, resolve};
 use crate::tarball::write_tarball;
 
 /// Default timeout of a fetch, as in Flux (`spec.timeout` defaults to 60s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default of [`CacheOptions::mirror_grace`]: how long a mirror nobody references stays.
+pub const DEFAULT_MIRROR_GRACE: Duration = Duration::from_secs(60 * 60);
+
+/// How a [`SourceCache`] is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheOptions {
+    /// Byte budget for artifact trees and mirrors together.
+    pub budget_bytes: u64,
+    /// Limits on what one commit may make the cache do.
+    pub limits: Limits,
+    /// How long a mirror that no owner references, and that nobody fetched, is kept.
+    pub mirror_grace: Duration,
+}
+
+impl CacheOptions {
+    /// The default limits and grace period with `budget_bytes`.
+    pub fn new(budget_bytes: u64) -> Self {
+        CacheOptions {
+            budget_bytes,
+            limits: Limits::default(),
+            mirror_grace: DEFAULT_MIRROR_GRACE,
+        }
+    }
+}
 
 /// What a reconciler asks for: the fields of a GitRepository spec, as plain values.
 /// `Debug` hides credentials, including any password inside the URL.
@@ -53,6 +86,9 @@ pub struct FetchRequest {
     pub ignore: Option<String>,
     /// `spec.timeout` for the whole fetch.
     pub timeout: Duration,
+    /// Who asks (e.g. `GitRepository/<ns>/<name>`): keeps the URL's mirror while the
+    /// owner exists. Released by [`SourceCache::unpin`]. Not part of single-flight.
+    pub owner: Option<OwnerKey>,
 }
 
 impl std::fmt::Debug for FetchRequest {
@@ -63,6 +99,7 @@ impl std::fmt::Debug for FetchRequest {
             .field("auth", &self.auth)
             .field("ignore", &self.ignore)
             .field("timeout", &self.timeout)
+            .field("owner", &self.owner)
             .finish()
     }
 }
@@ -76,6 +113,7 @@ impl FetchRequest {
             auth: None,
             ignore: None,
             timeout: DEFAULT_TIMEOUT,
+            owner: None,
         }
     }
 
@@ -138,6 +176,12 @@ pub struct CacheStats {
     pub bytes: u64,
     /// Artifacts currently indexed.
     pub artifacts: u64,
+    /// Bytes of git mirrors (counted toward the budget with `bytes`).
+    pub mirror_bytes: u64,
+    /// Mirrors on disk.
+    pub mirrors: u64,
+    /// Mirrors removed because nobody referenced them for the grace period.
+    pub mirrors_removed: u64,
 }
 
 #[derive(Default)]
@@ -148,6 +192,17 @@ struct Counters {
     fetches: AtomicU64,
     checkouts: AtomicU64,
     evictions: AtomicU64,
+    mirrors_removed: AtomicU64,
+}
+
+/// What the cache knows about one mirror directory.
+struct MirrorUse {
+    /// Bytes on disk (measured after each fetch into it).
+    bytes: u64,
+    /// Owners whose latest request named this mirror's URL.
+    owners: HashSet<OwnerKey>,
+    /// The latest fetch or ref listing on it (or when the cache was opened).
+    last_used: Instant,
 }
 
 #[derive(Default)]
@@ -155,18 +210,102 @@ struct State {
     index: LruIndex,
     /// `<commit>-<ignore hash>` -> digest.
     keys: HashMap<String, Digest>,
+    /// Mirror directory name -> its use.
+    mirrors: HashMap<String, MirrorUse>,
+    /// Owner -> the mirror directory its latest request used.
+    mirror_of_owner: HashMap<OwnerKey, String>,
+}
+
+impl State {
+    fn mirror_bytes(&self) -> u64 {
+        self.mirrors.values().map(|m| m.bytes).sum()
+    }
+
+    /// Record that `owner` (if any) used mirror `key` now.
+    fn use_mirror(&mut self, key: &str, owner: Option<&OwnerKey>) {
+        let mirror = self
+            .mirrors
+            .entry(key.to_owned())
+            .or_insert_with(|| MirrorUse {
+                bytes: 0,
+                owners: HashSet::new(),
+                last_used: Instant::now(),
+            });
+        mirror.last_used = Instant::now();
+        let Some(owner) = owner else {
+            return;
+        };
+        mirror.owners.insert(owner.clone());
+        if let Some(old) = self.mirror_of_owner.insert(owner.clone(), key.to_owned())
+            && old != key
+            && let Some(m) = self.mirrors.get_mut(&old)
+        {
+            m.owners.remove(owner);
+        }
+    }
+
+    /// Forget `owner`'s reference to its mirror.
+    fn release_mirror(&mut self, owner: &OwnerKey) {
+        if let Some(key) = self.mirror_of_owner.remove(owner)
+            && let Some(m) = self.mirrors.get_mut(&key)
+        {
+            m.owners.remove(owner);
+        }
+    }
 }
 
 type Flight = Arc<OnceCell<Result<Artifact, Error>>>;
 
+type MirrorLock = Arc<tokio::sync::Mutex<()>>;
+
 struct Inner {
     dir: PathBuf,
     budget: u64,
+    limits: Limits,
+    mirror_grace: Duration,
     state: Mutex<State>,
     counters: Counters,
     flights: Mutex<HashMap<String, Flight>>,
-    mirror_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Mirror directory name -> the lock serializing git work on it. An entry lives while
+    /// someone holds or waits for the lock.
+    mirror_locks: Mutex<HashMap<String, MirrorLock>>,
+    last_sweep: Mutex<Option<Instant>>,
     temp_seq: AtomicU64,
+}
+
+/// Holds the lock of one mirror; on drop, forgets the lock if nobody else wants it.
+struct MirrorGuard {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    key: String,
+    inner: Arc<Inner>,
+}
+
+impl Drop for MirrorGuard {
+    fn drop(&mut self) {
+        self.guard.take();
+        self.inner.forget_idle_lock(&self.key);
+    }
+}
+
+/// Removes a single-flight entry once it has finished, or once its last waiter gave up
+/// (a cancelled fetch), so the map only holds flights in progress.
+struct FlightGuard<'a> {
+    inner: &'a Inner,
+    key: String,
+    flight: Flight,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut flights = lock(&self.inner.flights);
+        let ours = flights
+            .get(&self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight));
+        // Two references: the map's and ours; more means someone else still waits.
+        if ours && (self.flight.initialized() || Arc::strong_count(&self.flight) == 2) {
+            flights.remove(&self.key);
+        }
+    }
 }
 
 /// The shared, content-addressed source cache. Cheap to clone (all clones share state);
@@ -193,6 +332,11 @@ fn short_hash(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..16])
 }
 
+/// The directory name of the mirror of `url` (also the key of its lock and use record).
+fn mirror_key(url: &str) -> String {
+    short_hash(url)[..32].to_owned()
+}
+
 fn dir_size(path: &Path) -> Result<u64, Error> {
     let mut total = 0;
     for entry in std::fs::read_dir(path).map_err(|e| Error::storage("reading", path, e))? {
@@ -216,6 +360,11 @@ impl SourceCache {
     /// Open (or create) the cache in `dir` with a byte budget for artifacts, rebuilding
     /// the index from what is on disk and discarding leftovers of interrupted work.
     pub fn open(dir: impl Into<PathBuf>, budget_bytes: u64) -> Result<Self, Error> {
+        Self::open_with(dir, CacheOptions::new(budget_bytes))
+    }
+
+    /// [`SourceCache::open`] with explicit limits and mirror grace period.
+    pub fn open_with(dir: impl Into<PathBuf>, options: CacheOptions) -> Result<Self, Error> {
         // reqwest is built without a default TLS provider; use ring, like kube.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = dir.into();
@@ -235,16 +384,31 @@ impl SourceCache {
             removed.map_err(|e| Error::storage("removing", &p, e))?;
         }
         let mirrors = dir.join("mirrors");
+        let mut found_mirrors = Vec::new();
         for entry in
             std::fs::read_dir(&mirrors).map_err(|e| Error::storage("reading", &mirrors, e))?
         {
             let entry = entry.map_err(|e| Error::storage("reading", &mirrors, e))?;
-            if entry.file_name().to_string_lossy().contains(".init-") {
-                let p = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let p = entry.path();
+            if name.contains(".init-") {
                 std::fs::remove_dir_all(&p).map_err(|e| Error::storage("removing", &p, e))?;
+            } else if p.is_dir() {
+                // Nobody references it yet: it goes after the grace period unless claimed.
+                found_mirrors.push((name, dir_size(&p)?));
             }
         }
         let mut state = State::default();
+        for (name, bytes) in found_mirrors {
+            state.mirrors.insert(
+                name,
+                MirrorUse {
+                    bytes,
+                    owners: HashSet::new(),
+                    last_used: Instant::now(),
+                },
+            );
+        }
         let artifacts = dir.join("artifacts");
         let mut found = Vec::new();
         for entry in
@@ -306,11 +470,14 @@ impl SourceCache {
         Ok(SourceCache {
             inner: Arc::new(Inner {
                 dir,
-                budget: budget_bytes,
+                budget: options.budget_bytes,
+                limits: options.limits,
+                mirror_grace: options.mirror_grace,
                 state: Mutex::new(state),
                 counters: Counters::default(),
                 flights: Mutex::new(HashMap::new()),
                 mirror_locks: Mutex::new(HashMap::new()),
+                last_sweep: Mutex::new(None),
                 temp_seq: AtomicU64::new(0),
             }),
         })
@@ -331,14 +498,18 @@ impl SourceCache {
             .entry(key.clone())
             .or_default()
             .clone();
-        let result = flight
+        let guard = FlightGuard {
+            inner: &self.inner,
+            key,
+            flight,
+        };
+        let result = guard
+            .flight
             .get_or_init(|| self.fetch_uncached(req))
             .await
             .clone();
-        let mut flights = lock(&self.inner.flights);
-        if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            flights.remove(&key);
-        }
+        drop(guard);
+        self.sweep_if_due().await;
         result
     }
 
@@ -346,7 +517,7 @@ impl SourceCache {
     /// object transfer, no writes (beyond creating the URL's empty mirror the first time).
     pub async fn resolve(&self, req: &FetchRequest) -> Result<RemoteRevision, Error> {
         let plan = req.reference.plan()?;
-        let guard = self.url_lock(&req.url).lock_owned().await;
+        let guard = self.lock_mirror(&req.url).await;
         let inner = self.inner.clone();
         let req2 = req.clone();
         let resolved = self
@@ -364,7 +535,7 @@ impl SourceCache {
 
     async fn fetch_uncached(&self, req: FetchRequest) -> Result<Artifact, Error> {
         let plan = req.reference.plan()?;
-        let guard = self.url_lock(&req.url).lock_owned().await;
+        let guard = self.lock_mirror(&req.url).await;
         let inner = self.inner.clone();
         let req2 = req.clone();
         self.run_blocking(&req, move |interrupt| {
@@ -374,12 +545,41 @@ impl SourceCache {
         .await
     }
 
-    /// The lock serializing all git work on the mirror of `url`.
-    fn url_lock(&self, url: &str) -> Arc<tokio::sync::Mutex<()>> {
-        lock(&self.inner.mirror_locks)
-            .entry(url.to_owned())
-            .or_default()
-            .clone()
+    /// Take the lock serializing all git work on the mirror of `url`.
+    async fn lock_mirror(&self, url: &str) -> MirrorGuard {
+        let key = mirror_key(url);
+        let mutex = self.inner.mirror_lock(&key);
+        let guard = mutex.lock_owned().await;
+        MirrorGuard {
+            guard: Some(guard),
+            key,
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Remove mirrors that no owner references and nobody used for the grace period
+    /// (skipping any being fetched right now); returns how many were removed. Also runs
+    /// on its own after fetches, at most once per grace period (and per minute).
+    pub async fn sweep_mirrors(&self) -> usize {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.sweep_mirrors())
+            .await
+            .unwrap_or(0)
+    }
+
+    async fn sweep_if_due(&self) {
+        let every = self.inner.mirror_grace.min(Duration::from_secs(60));
+        let due = {
+            let mut last = lock(&self.inner.last_sweep);
+            let due = last.is_none_or(|t| t.elapsed() >= every);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            self.sweep_mirrors().await;
+        }
     }
 
     /// Run blocking git work on tokio's blocking pool within the request's timeout.
@@ -428,9 +628,17 @@ impl SourceCache {
         lock(&self.inner.state).index.pin(owner, digest);
     }
 
-    /// Release the pin of `owner` (e.g. when the object is deleted).
+    /// Release the pin of `owner` and its reference to a mirror (e.g. when the object is
+    /// deleted): the mirror goes after the grace period unless someone else uses it.
     pub fn unpin(&self, owner: &OwnerKey) {
-        lock(&self.inner.state).index.unpin(owner);
+        let mut state = lock(&self.inner.state);
+        state.index.unpin(owner);
+        state.release_mirror(owner);
+    }
+
+    /// Number of per-mirror locks currently held or waited for (for tests and metrics).
+    pub fn mirror_locks(&self) -> usize {
+        lock(&self.inner.mirror_locks).len()
     }
 
     /// A snapshot of the counters.
@@ -446,6 +654,9 @@ impl SourceCache {
             evictions: c.evictions.load(Ordering::Relaxed),
             bytes: state.index.total_bytes(),
             artifacts: state.index.len() as u64,
+            mirror_bytes: state.mirror_bytes(),
+            mirrors: state.mirrors.len() as u64,
+            mirrors_removed: c.mirrors_removed.load(Ordering::Relaxed),
         }
     }
 }
@@ -463,7 +674,78 @@ impl Inner {
     }
 
     fn mirror_path(&self, url: &str) -> PathBuf {
-        self.dir.join("mirrors").join(&short_hash(url)[..32])
+        self.dir.join("mirrors").join(mirror_key(url))
+    }
+
+    fn mirror_lock(&self, key: &str) -> MirrorLock {
+        lock(&self.mirror_locks)
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Drop the lock entry of mirror `key` if nobody holds or waits for it.
+    fn forget_idle_lock(&self, key: &str) {
+        let mut locks = lock(&self.mirror_locks);
+        if locks.get(key).is_some_and(|m| Arc::strong_count(m) == 1) {
+            locks.remove(key);
+        }
+    }
+
+    fn sweep_mirrors(self: &Arc<Self>) -> usize {
+        let candidates: Vec<String> = {
+            let state = lock(&self.state);
+            state
+                .mirrors
+                .iter()
+                .filter(|(_, m)| m.owners.is_empty() && m.last_used.elapsed() >= self.mirror_grace)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        let mut removed = 0;
+        for key in candidates {
+            let mutex = self.mirror_lock(&key);
+            let Ok(guard) = mutex.try_lock_owned() else {
+                continue; // being fetched: in use after all
+            };
+            let guard = MirrorGuard {
+                guard: Some(guard),
+                key: key.clone(),
+                inner: self.clone(),
+            };
+            {
+                let mut state = lock(&self.state);
+                let still_idle = state.mirrors.get(&key).is_some_and(|m| {
+                    m.owners.is_empty() && m.last_used.elapsed() >= self.mirror_grace
+                });
+                if !still_idle {
+                    continue;
+                }
+                state.mirrors.remove(&key);
+            }
+            let path = self.dir.join("mirrors").join(&key);
+            let doomed = self.temp_path("mirror");
+            if std::fs::rename(&path, &doomed).is_ok() {
+                let _ = std::fs::remove_dir_all(&doomed);
+            }
+            drop(guard);
+            self.counters
+                .mirrors_removed
+                .fetch_add(1, Ordering::Relaxed);
+            removed += 1;
+            tracing::debug!(mirror = key.as_str(), "removed unreferenced mirror");
+        }
+        // Locks abandoned by cancelled waiters.
+        lock(&self.mirror_locks).retain(|_, m| Arc::strong_count(m) > 1);
+        removed
+    }
+
+    /// Re-measure mirror `key` after a fetch into it.
+    fn measure_mirror(&self, key: &str, path: &Path) {
+        let bytes = dir_size(path).unwrap_or(0);
+        if let Some(m) = lock(&self.state).mirrors.get_mut(key) {
+            m.bytes = bytes;
+        }
     }
 
     fn list_and_resolve(
@@ -475,7 +757,8 @@ impl Inner {
         let scratch = self.temp_path("ssh");
         let spec = RemoteSpec::new(&req.url, req.auth.as_ref(), scratch.clone());
         let result = (|| {
-            let repo = open_or_init_mirror(&self.mirror_path(&req.url), &display)?;
+            let repo = open_or_init_mirror(&self.mirror_path(&req.url), &display, &self.limits)?;
+            lock(&self.state).use_mirror(&mirror_key(&req.url), req.owner.as_ref());
             self.counters.ref_lists.fetch_add(1, Ordering::Relaxed);
             let refs = list_refs(&repo, &spec, &plan.ref_patterns())?;
             let resolved = resolve(plan, &display, &refs)?;
@@ -529,19 +812,28 @@ impl Inner {
             let spec = RemoteSpec::new(&req.url, req.auth.as_ref(), scratch.clone());
             self.counters.fetches.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
-            let fetched = fetch_refs(&repo, &spec, &resolved.fetch_refs, shallow, interrupt);
+            let fetched = fetch_refs(
+                &repo,
+                &spec,
+                &resolved.fetch_refs,
+                shallow,
+                interrupt,
+                &self.limits,
+            );
             tracing::debug!(url = url_shown.as_str(), elapsed = ?started.elapsed(), ok = fetched.is_ok(), "fetched into mirror");
             if scratch.exists() {
                 let _ = std::fs::remove_dir_all(&scratch);
             }
-            fetched?;
-            let repo = gix::open_opts(&mirror, gix::open::Options::isolated()).map_err(|e| {
-                Error::Mirror {
-                    url: url_shown.clone(),
-                    mirror: mirror.clone(),
-                    message: e.to_string(),
-                }
+            self.measure_mirror(&mirror_key(&req.url), &mirror);
+            fetched.map_err(|e| match e {
+                Error::LimitExceeded { url, message, .. } => Error::LimitExceeded {
+                    url,
+                    commit: commit.to_string(),
+                    message,
+                },
+                other => other,
             })?;
+            let repo = open_mirror(&mirror, &url_shown, &self.limits)?;
             if !repo.has_object(commit) {
                 return Err(not_found(format!("commit {commit}")));
             }
@@ -579,7 +871,13 @@ impl Inner {
             return Ok(artifact);
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
-        let listing = list_commit(&repo, commit, req.ignore.as_deref(), &url_shown)?;
+        let listing = list_commit(
+            &repo,
+            commit,
+            req.ignore.as_deref(),
+            &url_shown,
+            &self.limits,
+        )?;
         let digest = listing.digest.clone();
         let target = self.artifact_path(&digest);
         let size = if target.is_dir() {
@@ -658,7 +956,9 @@ impl Inner {
     fn evict(&self, keep: &Digest) {
         let victims = {
             let mut state = lock(&self.state);
-            let plan = state.index.eviction_plan(self.budget, Some(keep));
+            // Mirrors count toward the budget; only artifacts can be evicted for it.
+            let budget = self.budget.saturating_sub(state.mirror_bytes());
+            let plan = state.index.eviction_plan(budget, Some(keep));
             for d in &plan {
                 state.index.remove(d);
                 state.keys.retain(|_, v| v != d);

@@ -1,5 +1,6 @@
 //! Turn one commit of a mirror into an artifact tree: list the files that survive the
-//! ignore rules (which also yields the digest), then write them into a staging
+//! ignore rules (which also yields the digest), refusing hostile entry names and anything
+//! over the [`Limits`] before a byte is written, then write them into a staging
 //! directory and make it durable (fsync files and directories) so the caller can
 //! publish it with a single rename.
 
@@ -10,8 +11,10 @@ use std::path::Path;
 use gix::ObjectId;
 
 use crate::digest::{Digest, ListedFile, digest_of};
+use crate::entry_name;
 use crate::error::Error;
 use crate::ignore_rules::{IgnoreRules, SOURCEIGNORE_FILE};
+use crate::limits::Limits;
 
 /// The files of a commit after ignore rules, with their digest.
 pub(crate) struct Listing {
@@ -38,76 +41,146 @@ fn mirror_err(mirror: &Path, url: &str, what: String) -> Error {
     }
 }
 
-/// Walk the tree of `commit` depth-first (pre-order), collecting directories and
-/// regular files. Symlinks and submodules are skipped.
-fn walk(
-    repo: &gix::Repository,
-    tree: ObjectId,
-    prefix: &str,
-    out: &mut Vec<TreeEntry>,
-    url: &str,
-) -> Result<(), Error> {
-    let tree = repo
-        .find_tree(tree)
-        .map_err(|e| mirror_err(repo.path(), url, format!("tree {tree}: {e}")))?;
-    let mut children = Vec::new();
-    for entry in tree.iter() {
-        let entry = entry.map_err(|e| mirror_err(repo.path(), url, format!("tree entry: {e}")))?;
-        let name = entry.filename().to_string();
-        let path = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let mode = entry.mode();
-        let kind = if mode.is_tree() {
-            Kind::Dir
-        } else if mode.is_blob() {
-            Kind::File {
-                executable: mode.is_executable(),
-            }
-        } else {
-            continue;
-        };
-        children.push(TreeEntry {
-            path,
-            kind,
-            id: entry.object_id(),
-        });
-    }
-    for child in children {
-        let (is_dir, id, path) = (
-            matches!(child.kind, Kind::Dir),
-            child.id,
-            child.path.clone(),
-        );
-        out.push(child);
-        if is_dir {
-            walk(repo, id, &path, out, url)?;
+/// What one walk of a commit's tree needs to know and report.
+struct Walk<'a> {
+    repo: &'a gix::Repository,
+    url: &'a str,
+    commit: ObjectId,
+    limits: &'a Limits,
+    out: Vec<TreeEntry>,
+}
+
+impl Walk<'_> {
+    fn limit(&self, message: String) -> Error {
+        Error::LimitExceeded {
+            url: self.url.to_owned(),
+            commit: self.commit.to_string(),
+            message,
         }
     }
-    Ok(())
+
+    /// Walk `tree` depth-first (pre-order), collecting directories and regular files.
+    /// Symlinks and submodules are skipped, but every entry's name is checked first: a
+    /// hostile name refuses the whole commit before anything touches disk.
+    fn tree(&mut self, tree: ObjectId, prefix: &str, depth: usize) -> Result<(), Error> {
+        if depth > self.limits.max_tree_depth {
+            return Err(self.limit(format!(
+                "directory \"{prefix}\" is nested deeper than the limit of {} (--max-tree-depth)",
+                self.limits.max_tree_depth
+            )));
+        }
+        let repo = self.repo;
+        let tree = repo
+            .find_tree(tree)
+            .map_err(|e| mirror_err(repo.path(), self.url, format!("tree {tree}: {e}")))?;
+        let mut children = Vec::new();
+        for entry in tree.iter() {
+            let entry =
+                entry.map_err(|e| mirror_err(repo.path(), self.url, format!("tree entry: {e}")))?;
+            let raw: &[u8] = entry.filename().as_ref();
+            if let Err(refusal) = entry_name::check(raw) {
+                let shown = entry_name::escaped(raw);
+                return Err(Error::UnsafeTreeEntry {
+                    url: self.url.to_owned(),
+                    commit: self.commit.to_string(),
+                    path: if prefix.is_empty() {
+                        shown
+                    } else {
+                        format!("{}/{shown}", entry_name::escaped(prefix.as_bytes()))
+                    },
+                    message: refusal.to_string(),
+                });
+            }
+            let name = entry.filename().to_string();
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let mode = entry.mode();
+            let kind = if mode.is_tree() {
+                Kind::Dir
+            } else if mode.is_blob() {
+                Kind::File {
+                    executable: mode.is_executable(),
+                }
+            } else {
+                continue;
+            };
+            children.push(TreeEntry {
+                path,
+                kind,
+                id: entry.object_id(),
+            });
+        }
+        if self.out.len() + children.len() > self.limits.max_tree_entries {
+            return Err(self.limit(format!(
+                "the tree has more than {} files and directories (--max-tree-entries)",
+                self.limits.max_tree_entries
+            )));
+        }
+        for child in children {
+            let (is_dir, id, path) = (
+                matches!(child.kind, Kind::Dir),
+                child.id,
+                child.path.clone(),
+            );
+            self.out.push(child);
+            if is_dir {
+                self.tree(id, &path, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The size of blob `id` at `path` from its object header (nothing is inflated),
+    /// refused beyond `max_file_bytes`.
+    fn blob_size(&self, id: ObjectId, path: &str) -> Result<u64, Error> {
+        let size = self
+            .repo
+            .find_header(id)
+            .map_err(|e| mirror_err(self.repo.path(), self.url, format!("{path}: {e}")))?
+            .size();
+        if size > self.limits.max_file_bytes {
+            return Err(self.limit(format!(
+                "file \"{}\" is {size} bytes, over the limit of {} bytes (--max-file-bytes)",
+                entry_name::escaped(path.as_bytes()),
+                self.limits.max_file_bytes
+            )));
+        }
+        Ok(size)
+    }
 }
 
 /// List the files of `commit` that survive Flux's default excludes, the tree's
-/// `.sourceignore` files and `spec_ignore`.
+/// `.sourceignore` files and `spec_ignore`, after checking every tree entry's name and
+/// every file's size against `limits` (from object headers: nothing large is inflated).
 pub(crate) fn list_commit(
     repo: &gix::Repository,
     commit: ObjectId,
     spec_ignore: Option<&str>,
     url: &str,
+    limits: &Limits,
 ) -> Result<Listing, Error> {
     let tree = repo
         .find_commit(commit)
         .and_then(|c| c.tree_id().map(|id| id.detach()))
         .map_err(|e| mirror_err(repo.path(), url, format!("commit {commit}: {e}")))?;
-    let mut entries = Vec::new();
-    walk(repo, tree, "", &mut entries, url)?;
+    let mut walk = Walk {
+        repo,
+        url,
+        commit,
+        limits,
+        out: Vec::new(),
+    };
+    walk.tree(tree, "", 1)?;
+    let entries = std::mem::take(&mut walk.out);
 
     let mut sourceignores = Vec::new();
     for e in &entries {
         let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
         if name == SOURCEIGNORE_FILE && matches!(e.kind, Kind::File { .. }) {
+            walk.blob_size(e.id, &e.path)?;
             let blob = repo
                 .find_blob(e.id)
                 .map_err(|err| mirror_err(repo.path(), url, format!("{}: {err}", e.path)))?;
@@ -117,6 +190,7 @@ pub(crate) fn list_commit(
     let rules = IgnoreRules::new(&sourceignores, spec_ignore);
 
     let mut files = Vec::new();
+    let mut total = 0u64;
     let mut excluded_dir: Option<String> = None;
     for e in entries {
         if let Some(dir) = &excluded_dir {
@@ -133,10 +207,20 @@ pub(crate) fn list_commit(
             continue;
         }
         if let Kind::File { executable } = e.kind {
+            let size = walk.blob_size(e.id, &e.path)?;
+            total = total.saturating_add(size);
+            if total > limits.max_artifact_bytes {
+                return Err(walk.limit(format!(
+                    "the files up to \"{}\" add up to {total} bytes, over the artifact limit of {} bytes (--max-artifact-bytes)",
+                    entry_name::escaped(e.path.as_bytes()),
+                    limits.max_artifact_bytes
+                )));
+            }
             files.push(ListedFile {
                 path: e.path,
                 executable,
                 blob: e.id.to_hex().to_string(),
+                size,
             });
         }
     }

@@ -55,6 +55,8 @@ pub(crate) struct ListedFile {
     pub executable: bool,
     /// The git blob id, hex.
     pub blob: String,
+    /// Size in bytes (from the object header; not part of the digest).
+    pub size: u64,
 }
 
 /// Compute the digest of `files` (any order; sorted here).
@@ -82,6 +84,7 @@ mod tests {
             path: path.into(),
             executable,
             blob: blob.into(),
+            size: 0,
         }
     }
 

@@ -79,6 +79,29 @@ pub enum Error {
         /// The I/O error text.
         message: String,
     },
+    /// A tree entry of the commit has a name that could escape the artifact directory or
+    /// plant git metadata in it (see the `entry_name` rules). Nothing was written.
+    #[error("commit {commit} of {url}: refusing tree entry \"{path}\": {message}")]
+    UnsafeTreeEntry {
+        /// Remote URL (without credentials).
+        url: String,
+        /// The commit holding the entry.
+        commit: String,
+        /// The entry's path, raw bytes escaped (`\xNN`).
+        path: String,
+        /// Which rule it breaks.
+        message: String,
+    },
+    /// The commit exceeds one of the configured [`crate::Limits`]. Nothing was written.
+    #[error("commit {commit} of {url}: {message}")]
+    LimitExceeded {
+        /// Remote URL (without credentials).
+        url: String,
+        /// The commit (empty when the remote's pack was refused before it was resolved).
+        commit: String,
+        /// Which file or tree, and which limit.
+        message: String,
+    },
     /// The artifact is not (or no longer) in the cache.
     #[error("artifact {0} is not in the source cache")]
     ArtifactNotFound(String),
@@ -101,6 +124,8 @@ impl Error {
             Error::InvalidUrl { .. } => "URLInvalid",
             Error::InvalidReference(_) => "InvalidReference",
             Error::Storage { .. } | Error::ArtifactNotFound(_) => "StorageOperationFailed",
+            Error::UnsafeTreeEntry { .. } => "UnsafeTreeEntry",
+            Error::LimitExceeded { .. } => "LimitExceeded",
         }
     }
 
@@ -158,5 +183,21 @@ mod tests {
             Error::storage("writing", "/a/b", "disk full").reason(),
             "StorageOperationFailed"
         );
+        let unsafe_entry = Error::UnsafeTreeEntry {
+            url: "git://127.0.0.1/x".into(),
+            commit: "abc".into(),
+            path: "../x".into(),
+            message: "no".into(),
+        };
+        assert_eq!(unsafe_entry.reason(), "UnsafeTreeEntry");
+        assert!(!unsafe_entry.is_transient());
+        assert!(unsafe_entry.to_string().contains("\"../x\""));
+        let too_big = Error::LimitExceeded {
+            url: "git://127.0.0.1/x".into(),
+            commit: "abc".into(),
+            message: "big.bin is 20 bytes".into(),
+        };
+        assert_eq!(too_big.reason(), "LimitExceeded");
+        assert!(!too_big.is_transient());
     }
 }

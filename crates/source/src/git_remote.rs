@@ -13,6 +13,7 @@ use gix::remote::fetch::Shallow;
 
 use crate::auth::GitAuth;
 use crate::error::Error;
+use crate::limits::{FETCH_ALLOC_FLOOR, Limits};
 use crate::reference::RemoteRef;
 
 /// A remote URL with its credentials, as one fetch sees it.
@@ -121,19 +122,42 @@ fn url_password(url: &str) -> Option<String> {
 }
 
 /// Open the bare mirror at `path`, creating it (atomically, via a sibling temp dir) if absent.
-pub(crate) fn open_or_init_mirror(path: &Path, display: &str) -> Result<gix::Repository, Error> {
-    let mirror_err = |e: &dyn std::fmt::Display| Error::Mirror {
-        url: display.to_owned(),
-        mirror: path.to_owned(),
-        message: e.to_string(),
-    };
+pub(crate) fn open_or_init_mirror(
+    path: &Path,
+    display: &str,
+    limits: &Limits,
+) -> Result<gix::Repository, Error> {
     if !path.exists() {
         let tmp = path.with_extension(format!("init-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
-        gix::init_bare(&tmp).map_err(|e| mirror_err(&e))?;
+        gix::init_bare(&tmp).map_err(|e| Error::Mirror {
+            url: display.to_owned(),
+            mirror: path.to_owned(),
+            message: e.to_string(),
+        })?;
         std::fs::rename(&tmp, path).map_err(|e| Error::storage("creating mirror", path, e))?;
     }
-    gix::open_opts(path, gix::open::Options::isolated()).map_err(|e| mirror_err(&e))
+    open_mirror(path, display, limits)
+}
+
+/// Open the existing bare mirror at `path`, isolated from any git configuration, with
+/// every allocation that object data asks for (inflating an object, indexing a fetched
+/// pack) bounded by [`Limits::alloc_limit`]: a blob that would inflate to more is
+/// refused before its memory is allocated.
+pub(crate) fn open_mirror(
+    path: &Path,
+    display: &str,
+    limits: &Limits,
+) -> Result<gix::Repository, Error> {
+    let options = gix::open::Options::isolated().config_overrides([format!(
+        "gitoxide.objects.allocLimit={}",
+        limits.alloc_limit()
+    )]);
+    gix::open_opts(path, options).map_err(|e| Error::Mirror {
+        url: display.to_owned(),
+        mirror: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Configure ssh (identity, known_hosts) on the in-memory config of `repo`.
@@ -359,13 +383,16 @@ pub(crate) fn list_refs(
     Ok(to_remote_refs(&ref_map.remote_refs))
 }
 
-/// Fetch `refs` (full names) into the mirror under the same names.
+/// Fetch `refs` (full names) into the mirror under the same names. A pack holding an
+/// object that would inflate beyond [`Limits::alloc_limit`] is refused as
+/// [`Error::LimitExceeded`] (with an empty commit, for the caller to fill in).
 pub(crate) fn fetch_refs(
     repo: &gix::Repository,
     spec: &RemoteSpec<'_>,
     refs: &[String],
     shallow: Shallow,
     interrupt: &AtomicBool,
+    limits: &Limits,
 ) -> Result<(), Error> {
     let mut repo = repo.clone();
     configure_ssh(&mut repo, spec)?;
@@ -379,7 +406,21 @@ pub(crate) fn fetch_refs(
         .map_err(|e| spec.error(&e))?
         .with_shallow(shallow)
         .receive(gix::progress::Discard, interrupt)
-        .map_err(|e| spec.error(&e))?;
+        .map_err(|e| {
+            if e.classify().is_resource_exhausted() {
+                Error::LimitExceeded {
+                    url: spec.display_url.clone(),
+                    commit: String::new(),
+                    message: format!(
+                        "the remote sent an object that inflates to more than {} bytes (--max-file-bytes={}, never less than {FETCH_ALLOC_FLOOR} while fetching); the pack was refused before the object was inflated",
+                        limits.alloc_limit(),
+                        limits.max_file_bytes
+                    ),
+                }
+            } else {
+                spec.error(&e)
+            }
+        })?;
     Ok(())
 }
 

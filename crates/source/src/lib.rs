@@ -10,17 +10,26 @@ mod auth;
 mod cache;
 mod checkout;
 pub mod digest;
+pub mod entry_name;
 mod error;
 mod git_remote;
 mod ignore_rules;
+mod limits;
 mod lru_index;
 mod reference;
 mod tarball;
 
 pub use auth::{BasicAuth, GitAuth};
-pub use cache::{Artifact, CacheStats, DEFAULT_TIMEOUT, FetchRequest, RemoteRevision, SourceCache};
+pub use cache::{
+    Artifact, CacheOptions, CacheStats, DEFAULT_MIRROR_GRACE, DEFAULT_TIMEOUT, FetchRequest,
+    RemoteRevision, SourceCache,
+};
 pub use digest::Digest;
 pub use error::Error;
 pub use ignore_rules::{DEFAULT_EXCLUDES, IgnoreRules, SOURCEIGNORE_FILE};
+pub use limits::{
+    DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_TREE_DEPTH,
+    DEFAULT_MAX_TREE_ENTRIES, FETCH_ALLOC_FLOOR, Limits,
+};
 pub use lru_index::OwnerKey;
 pub use reference::{DEFAULT_BRANCH, GitRef, RemoteRef};

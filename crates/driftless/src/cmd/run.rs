@@ -52,7 +52,8 @@ pub struct Args {
     /// Address of the /healthz and /readyz probes.
     #[arg(long, default_value = "0.0.0.0:9440", env = "DRIFTLESS_HEALTH_ADDR")]
     health_addr: SocketAddr,
-    /// Address serving artifact tarballs (/artifacts/...).
+    /// Address serving artifact tarballs (/artifacts/...). Use 127.0.0.1:9090 when nothing
+    /// reads artifacts over the network (the in-process controllers never do).
     #[arg(long, default_value = "0.0.0.0:9090", env = "DRIFTLESS_STORAGE_ADDR")]
     storage_addr: SocketAddr,
     /// Address of the webhook receivers (/hook/<digest>).
@@ -69,6 +70,19 @@ pub struct Args {
     /// status are evicted beyond it.
     #[arg(long, default_value_t = 2 * 1024 * 1024 * 1024)]
     storage_budget_bytes: u64,
+    /// Largest file a GitRepository artifact may hold, checked from the git object header
+    /// before the file is inflated; also bounds each object of a fetch (never below 16 MiB).
+    #[arg(long, default_value_t = driftless_source::DEFAULT_MAX_FILE_BYTES)]
+    max_file_bytes: u64,
+    /// Largest GitRepository artifact (sum of its files' sizes).
+    #[arg(long, default_value_t = driftless_source::DEFAULT_MAX_ARTIFACT_BYTES)]
+    max_artifact_bytes: u64,
+    /// Deepest directory nesting of a GitRepository artifact.
+    #[arg(long, default_value_t = driftless_source::DEFAULT_MAX_TREE_DEPTH)]
+    max_tree_depth: usize,
+    /// Most files plus directories in one commit of a GitRepository.
+    #[arg(long, default_value_t = driftless_source::DEFAULT_MAX_TREE_ENTRIES)]
+    max_tree_entries: usize,
     /// Compete for a coordination.k8s.io Lease; only the leader reconciles. Use it when
     /// running more than one replica.
     #[arg(long, env = "DRIFTLESS_LEADER_ELECT")]
@@ -213,14 +227,22 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .then(|| recorder.subscribe());
     std::fs::create_dir_all(&args.storage_path)
         .with_context(|| format!("creating --storage-path {}", args.storage_path.display()))?;
+    let mut cache_options = driftless_source::CacheOptions::new(args.storage_budget_bytes);
+    cache_options.limits = driftless_source::Limits {
+        max_file_bytes: args.max_file_bytes,
+        max_artifact_bytes: args.max_artifact_bytes,
+        max_tree_depth: args.max_tree_depth,
+        max_tree_entries: args.max_tree_entries,
+    };
     let cache = Arc::new(
-        SourceCache::open(&args.storage_path, args.storage_budget_bytes).with_context(|| {
+        SourceCache::open_with(&args.storage_path, cache_options).with_context(|| {
             format!(
                 "opening the source cache in {}",
                 args.storage_path.display()
             )
         })?,
     );
+    let published = driftless_source_controller::PublishedArtifacts::default();
 
     let url_policy = Arc::new(
         UrlPolicy::new(
@@ -253,7 +275,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     .await?;
     let (storage_at, storage_srv) = http::bind(
         args.storage_addr,
-        driftless_source_controller::artifact_routes(cache.clone()),
+        driftless_source_controller::artifact_routes(cache.clone(), published.clone()),
         stopped(),
     )
     .await?;
@@ -307,6 +329,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             metrics: metrics.clone(),
             artifact_base_url: artifact_base_url.clone(),
             url_policy: url_policy.clone(),
+            published: published.clone(),
         });
         let ready = readiness.clone();
         for api in scoped_apis::<GitRepository>(&client, &args.watch_namespaces) {
