@@ -102,6 +102,9 @@ pub struct Args {
     /// e.g. `sharding.driftless.dev/key=shard1`).
     #[arg(long)]
     watch_label_selector: Option<String>,
+    /// Bounds on what one Kustomization build may consume.
+    #[command(flatten)]
+    build_limits: super::build_limits::BuildLimitArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "DRIFTLESS_LOG_FORMAT")]
     log_format: LogFormat,
@@ -311,6 +314,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                 no_cross_namespace_refs: args.no_cross_namespace_refs,
                 default_service_account: args.default_service_account.clone(),
             },
+            build_limits: args.build_limits.limits(),
         });
         let ready = readiness.clone();
         let apis = scoped_apis::<Kustomization>(&client, &args.watch_namespaces);

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Failure, Outcome};
+use crate::error::{Error, Failure, Outcome};
+use crate::limits::Limits;
 
 /// One operation.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -18,18 +19,26 @@ pub(crate) struct Operation {
 }
 
 /// Parses a list of operations from JSON or YAML text.
-pub(crate) fn parse(text: &str) -> Outcome<Vec<Operation>> {
+pub(crate) fn parse(text: &str, limits: &Limits) -> Outcome<Vec<Operation>> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(Failure::new("empty json patch operations"));
     }
+    let yaml = || {
+        crate::yaml_io::parse_value(trimmed, std::path::Path::new("patch"), limits).map_err(|e| {
+            Failure::new(match e {
+                Error::Yaml { message, .. } => format!("invalid JSON patch: {message}"),
+                other => format!("invalid JSON patch: {other}"),
+            })
+        })
+    };
     let value: Value = if trimmed.starts_with('[') {
-        serde_json::from_str(trimmed)
-            .or_else(|_| serde_norway::from_str(trimmed))
-            .map_err(|e| Failure::new(format!("invalid JSON patch: {e}")))?
+        match serde_json::from_str(trimmed) {
+            Ok(v) => v,
+            Err(_) => yaml()?,
+        }
     } else {
-        serde_norway::from_str(trimmed)
-            .map_err(|e| Failure::new(format!("invalid JSON patch: {e}")))?
+        yaml()?
     };
     if !value.is_array() {
         return Err(Failure::new("a JSON patch must be a list of operations"));
@@ -195,7 +204,7 @@ mod tests {
 
     #[test]
     fn ops_in_yaml_form() {
-        let ops = parse("- op: add\n  path: /a/-\n  value: 3\n- op: replace\n  path: /b\n  value: x\n- op: remove\n  path: /c\n")
+        let ops = parse("- op: add\n  path: /a/-\n  value: 3\n- op: replace\n  path: /b\n  value: x\n- op: remove\n  path: /c\n", &Limits::default())
             .unwrap_or_default();
         let mut doc = serde_json::json!({"a": [1, 2], "b": "y", "c": true});
         assert!(apply(&mut doc, &ops).is_ok());
@@ -204,7 +213,8 @@ mod tests {
 
     #[test]
     fn replace_of_missing_key_fails() {
-        let ops = parse(r#"[{"op":"replace","path":"/zz","value":1}]"#).unwrap_or_default();
+        let ops = parse(r#"[{"op":"replace","path":"/zz","value":1}]"#, &Limits::default())
+            .unwrap_or_default();
         let mut doc = serde_json::json!({});
         assert!(apply(&mut doc, &ops).is_err());
     }
