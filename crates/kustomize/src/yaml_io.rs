@@ -29,6 +29,11 @@ fn parse_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> 
     {
         return Err(Error::limit(path, exceeded));
     }
+    build_stream(text, path, limits)
+}
+
+/// Builds the documents of a stream under a [`Budget`] alone (no meter).
+fn build_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> {
     let budget = Budget::new(
         own_bound(text.len()).saturating_add(limits.max_yaml_alias_bytes),
         limits.max_yaml_depth,
@@ -213,4 +218,54 @@ pub(crate) fn to_yaml_stream(objects: &[Value]) -> String {
         out.push_str(&crate::yaml_emit::document(obj));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large string aliased many times, built without the meter: the budget
+    /// alone stops it, early.
+    #[test]
+    fn the_budget_alone_stops_a_wide_bomb() {
+        let mut text = format!("a: &big \"{}\"\nb:\n", "x".repeat(1 << 20));
+        for _ in 0..10_000 {
+            text.push_str("- *big\n");
+        }
+        let started = std::time::Instant::now();
+        let err = build_stream(&text, Path::new("wide.yaml"), &Limits::default())
+            .expect_err("refused");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        assert!(
+            matches!(&err, Error::Limit { limit, .. } if limit.starts_with("max-yaml-alias-bytes=")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_budget_alone_stops_deep_documents() {
+        let limits = Limits {
+            max_yaml_depth: 10,
+            ..Limits::default()
+        };
+        let text = format!("a: {}{}\n", "[".repeat(11), "]".repeat(11));
+        let err = build_stream(&text, Path::new("deep.yaml"), &limits).expect_err("refused");
+        assert!(err.to_string().contains("max-yaml-depth=10"), "{err}");
+        let text = format!("a: {}{}\n", "[".repeat(9), "]".repeat(9));
+        assert!(build_stream(&text, Path::new("deep.yaml"), &limits).is_ok());
+    }
+
+    #[test]
+    fn values_are_those_serde_json_builds() {
+        let text = "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: [x, {g: 'y'}]\nh: 12345678901234567890\ni: .nan\n1: k\n";
+        let ours = parse_value(text, Path::new("v.yaml"), &Limits::default()).expect("parses");
+        let theirs: Value = serde_norway::from_str(text).expect("parses");
+        assert_eq!(ours, theirs);
+        // Whatever serde_norway::from_str accepts or refuses, so does parse_value.
+        for text in ["a\n---\nb\n", "", "---\n", "~", "h: 123456789012345678901234567890\n", "!x y"] {
+            let ours = parse_value(text, Path::new("v.yaml"), &Limits::default()).ok();
+            let theirs = serde_norway::from_str::<Value>(text).ok();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
 }
