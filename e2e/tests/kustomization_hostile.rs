@@ -62,7 +62,8 @@ fn wide_bomb() -> String {
 
 /// A valid 50 MB ConfigMap.
 fn fifty_megabytes() -> String {
-    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n");
+    let mut text =
+        String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n");
     let value = "y".repeat(1000);
     let mut i = 0;
     while text.len() < 50 * 1000 * 1000 {
@@ -175,10 +176,7 @@ async fn refused(hostile: &Tenant, rev: &str, good: &str, file: &str, limit: &st
             k.status
                 .as_ref()
                 .is_some_and(|st| st.last_attempted_revision.as_deref() == Some(rev))
-                && failing_with(
-                    k.status.as_ref().map(|st| st.conditions.as_slice()),
-                    limit,
-                )
+                && failing_with(k.status.as_ref().map(|st| st.conditions.as_slice()), limit)
         },
     )
     .await;
@@ -268,7 +266,10 @@ async fn hostile_yaml_is_refused_while_other_tenants_keep_applying() {
         .push(
             &server,
             &[
-                ("deploy/kustomization.yaml", "resources:\n- cm.yaml\n- wide.yaml\n"),
+                (
+                    "deploy/kustomization.yaml",
+                    "resources:\n- cm.yaml\n- wide.yaml\n",
+                ),
                 ("deploy/wide.yaml", &wide_bomb()),
             ],
             &[],
@@ -278,21 +279,33 @@ async fn hostile_yaml_is_refused_while_other_tenants_keep_applying() {
     refused(&hostile, &rev, &good, "wide.yaml", "max-yaml-alias-bytes").await;
     let took = healthy_keeps_applying(&healthy, &server, "v2").await;
     let after_wide = peak_rss_mib(driftless.pid());
-    eprintln!("wide bomb refused; healthy commit applied in {took:?}; peak RSS {after_wide:.1} MiB");
+    eprintln!(
+        "wide bomb refused; healthy commit applied in {took:?}; peak RSS {after_wide:.1} MiB"
+    );
 
     // 3. A 50 MB resource file.
     let rev = hostile
         .push(
             &server,
             &[
-                ("deploy/kustomization.yaml", "resources:\n- cm.yaml\n- huge.yaml\n"),
+                (
+                    "deploy/kustomization.yaml",
+                    "resources:\n- cm.yaml\n- huge.yaml\n",
+                ),
                 ("deploy/huge.yaml", &fifty_megabytes()),
             ],
             &["deploy/wide.yaml"],
             "huge",
         )
         .await;
-    refused(&hostile, &rev, &good, "huge.yaml", "max-file-bytes=16777216").await;
+    refused(
+        &hostile,
+        &rev,
+        &good,
+        "huge.yaml",
+        "max-file-bytes=16777216",
+    )
+    .await;
     let took = healthy_keeps_applying(&healthy, &server, "v3").await;
     let after_huge = peak_rss_mib(driftless.pid());
     eprintln!(

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use driftless_api::kustomize::KustomizationSpec;
 use driftless_kustomize::{
-    BuildOptions, Image, Kustomization, LoadRestrictions, Limits, Patch, Selector,
+    BuildOptions, Image, Kustomization, Limits, LoadRestrictions, Patch, Selector,
 };
 use serde_json::Value;
 

@@ -244,7 +244,8 @@ mod tests {
             one("a: &x [1, 2]\nb: *x\n"),
             serde_json::json!({"a": [1, 2], "b": [1, 2]})
         );
-        let err = parse_documents("a: [\n", Path::new("k.yaml"), &Limits::default()).expect_err("malformed");
+        let err = parse_documents("a: [\n", Path::new("k.yaml"), &Limits::default())
+            .expect_err("malformed");
         assert!(err.to_string().contains("line"), "{err}");
     }
 }

@@ -49,7 +49,9 @@ fn build_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> 
             if budget.exhausted.get() {
                 Error::Limit {
                     path: path.to_path_buf(),
-                    message: "document contains excessive aliasing: it expands past what its size allows".into(),
+                    message:
+                        "document contains excessive aliasing: it expands past what its size allows"
+                            .into(),
                     limit: format!("max-yaml-alias-bytes={}", limits.max_yaml_alias_bytes),
                 }
             } else if budget.too_deep.get() {
@@ -233,8 +235,8 @@ mod tests {
             text.push_str("- *big\n");
         }
         let started = std::time::Instant::now();
-        let err = build_stream(&text, Path::new("wide.yaml"), &Limits::default())
-            .expect_err("refused");
+        let err =
+            build_stream(&text, Path::new("wide.yaml"), &Limits::default()).expect_err("refused");
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
         assert!(
             matches!(&err, Error::Limit { limit, .. } if limit.starts_with("max-yaml-alias-bytes=")),
@@ -262,7 +264,14 @@ mod tests {
         let theirs: Value = serde_norway::from_str(text).expect("parses");
         assert_eq!(ours, theirs);
         // Whatever serde_norway::from_str accepts or refuses, so does parse_value.
-        for text in ["a\n---\nb\n", "", "---\n", "~", "h: 123456789012345678901234567890\n", "!x y"] {
+        for text in [
+            "a\n---\nb\n",
+            "",
+            "---\n",
+            "~",
+            "h: 123456789012345678901234567890\n",
+            "!x y",
+        ] {
             let ours = parse_value(text, Path::new("v.yaml"), &Limits::default()).ok();
             let theirs = serde_norway::from_str::<Value>(text).ok();
             assert_eq!(ours, theirs, "{text:?}");

@@ -125,10 +125,7 @@ impl Meter {
     fn check_depth(&self, depth: usize) -> Result<(), Exceeded> {
         if depth > self.limits.max_yaml_depth {
             Err(Exceeded {
-                message: format!(
-                    "nesting deeper than {} levels",
-                    self.limits.max_yaml_depth
-                ),
+                message: format!("nesting deeper than {} levels", self.limits.max_yaml_depth),
                 limit: format!("max-yaml-depth={}", self.limits.max_yaml_depth),
             })
         } else {

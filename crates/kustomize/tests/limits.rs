@@ -166,7 +166,11 @@ fn deep_nesting_is_refused() {
     // The kustomization file (read with YAML 1.1 rules) has the same limit.
     write(
         &tmp.path().join("kustomization.yaml"),
-        &format!("resources:\n- deep.yaml\nx: {}{}\n", "[".repeat(200), "]".repeat(200)),
+        &format!(
+            "resources:\n- deep.yaml\nx: {}{}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
     );
     refused(
         tmp.path(),
@@ -303,7 +307,9 @@ fn too_many_objects_are_refused() {
         &format!(
             "apiVersion: v1\nkind: List\nitems:\n{}",
             (0..6)
-                .map(|i| format!("- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: l{i}\n"))
+                .map(|i| format!(
+                    "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: l{i}\n"
+                ))
                 .collect::<String>()
         ),
     );

@@ -213,8 +213,11 @@ mod tests {
 
     #[test]
     fn replace_of_missing_key_fails() {
-        let ops = parse(r#"[{"op":"replace","path":"/zz","value":1}]"#, &Limits::default())
-            .unwrap_or_default();
+        let ops = parse(
+            r#"[{"op":"replace","path":"/zz","value":1}]"#,
+            &Limits::default(),
+        )
+        .unwrap_or_default();
         let mut doc = serde_json::json!({});
         assert!(apply(&mut doc, &ops).is_err());
     }
