@@ -260,6 +260,38 @@ mod tests {
     }
 
     #[test]
+    fn limits_refuse_the_build_naming_file_and_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "apps/deploy.yaml", DEPLOY);
+        let limits = Limits {
+            max_file_bytes: 64,
+            ..Limits::default()
+        };
+        // Flux's generated kustomization reads every file under the same limits.
+        let err = build(tmp.path(), &spec("apps"), &limits).unwrap_err();
+        assert!(matches!(err, Error::Build(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("deploy.yaml") && text.contains("max-file-bytes=64"),
+            "{text}"
+        );
+        // And with spec overlays, the kustomization file is loaded under them too.
+        write(
+            tmp.path(),
+            "apps/kustomization.yaml",
+            &format!("resources: [deploy.yaml]\n#{}\n", "x".repeat(100)),
+        );
+        let mut s = spec("apps");
+        s.name_prefix = Some("a-".into());
+        let text = build(tmp.path(), &s, &limits).unwrap_err().to_string();
+        assert!(
+            text.contains("kustomization.yaml") && text.contains("max-file-bytes=64"),
+            "{text}"
+        );
+        assert!(build(tmp.path(), &s, &Limits::default()).is_ok());
+    }
+
+    #[test]
     fn kustomize_cannot_leave_the_artifact() {
         let outside = tempfile::tempdir().unwrap();
         write(
