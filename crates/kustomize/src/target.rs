@@ -405,7 +405,7 @@ fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Resul
                     "must specify a target for JSON patch {source}"
                 ))));
             };
-            apply_json_ops(ra, target, &ops).map_err(&err)?;
+            apply_json_ops(ra, target, &ops, t.loader.limits.max_file_bytes).map_err(&err)?;
         }
     }
     Ok(())
@@ -415,13 +415,14 @@ fn apply_json_ops(
     ra: &mut ResMap,
     target: &crate::kustomization::Selector,
     ops: &[patch::json6902::Operation],
+    max_copied: u64,
 ) -> std::result::Result<(), Failure> {
     let selected = patch::select(ra, target)?;
     for i in selected {
         let res = &mut ra.items[i];
         res.store_previous_id();
         let mut doc = Value::Object(std::mem::take(&mut res.obj));
-        let outcome = patch::json6902::apply(&mut doc, ops);
+        let outcome = patch::json6902::apply(&mut doc, ops, max_copied);
         res.obj = match doc {
             Value::Object(m) => m,
             _ => Map::new(),
@@ -443,7 +444,7 @@ fn apply_json6902_entry(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str)
     };
     let (_, text) = patch_text(t, p, field)?;
     let ops = patch::json6902::parse(&text, &t.loader.limits).map_err(&err)?;
-    apply_json_ops(ra, target, &ops).map_err(&err)
+    apply_json_ops(ra, target, &ops, t.loader.limits.max_file_bytes).map_err(&err)
 }
 
 /// The steps done once, at the top of the build: hash suffixes, name

@@ -70,13 +70,52 @@ pub(crate) fn parse(text: &str, limits: &Limits) -> Outcome<Vec<Operation>> {
     Ok(ops)
 }
 
-/// Applies operations in order.
-pub(crate) fn apply(doc: &mut Value, ops: &[Operation]) -> Outcome<()> {
+/// Applies operations in order. `copy` operations may add at most
+/// `max_copied` bytes (as [`weight`] measures them) to the document in all:
+/// each copy can double it, so a few dozen would otherwise exhaust memory.
+pub(crate) fn apply(doc: &mut Value, ops: &[Operation], max_copied: u64) -> Outcome<()> {
+    let mut copied = 0u64;
     for op in ops {
+        if op.op == "copy" {
+            let from = pointer(op.from.as_deref().unwrap_or(""))?;
+            if let Ok(v) = get_mut(doc, &from) {
+                copied = copied.saturating_add(weight(v, max_copied.saturating_sub(copied)));
+                if copied > max_copied {
+                    return Err(Failure::new(format!(
+                        "copy operation at '{}': copies add more than {max_copied} bytes to one object (limit max-file-bytes={max_copied})",
+                        op.path
+                    )));
+                }
+            }
+        }
         apply_one(doc, op)
             .map_err(|e| Failure::new(format!("{} operation at '{}': {e}", op.op, op.path)))?;
     }
     Ok(())
+}
+
+/// Size of a value (16 bytes per node plus its text), counted up to just past `budget`.
+fn weight(v: &Value, budget: u64) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total = total.saturating_add(crate::limits::YAML_NODE_BYTES);
+        match v {
+            Value::String(s) => total = total.saturating_add(s.len() as u64),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    total = total.saturating_add(k.len() as u64);
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+        if total > budget {
+            break;
+        }
+    }
+    total
 }
 
 fn pointer(path: &str) -> Outcome<Vec<String>> {
@@ -207,7 +246,7 @@ mod tests {
         let ops = parse("- op: add\n  path: /a/-\n  value: 3\n- op: replace\n  path: /b\n  value: x\n- op: remove\n  path: /c\n", &Limits::default())
             .unwrap_or_default();
         let mut doc = serde_json::json!({"a": [1, 2], "b": "y", "c": true});
-        assert!(apply(&mut doc, &ops).is_ok());
+        assert!(apply(&mut doc, &ops, u64::MAX).is_ok());
         assert_eq!(doc, serde_json::json!({"a": [1, 2, 3], "b": "x"}));
     }
 
@@ -219,6 +258,18 @@ mod tests {
         )
         .unwrap_or_default();
         let mut doc = serde_json::json!({});
-        assert!(apply(&mut doc, &ops).is_err());
+        assert!(apply(&mut doc, &ops, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn copies_cannot_double_an_object_without_bound() {
+        let text: String = (0..64)
+            .map(|i| format!("- op: copy\n  from: /data\n  path: /data/k{i}\n"))
+            .collect();
+        let ops = parse(&text, &Limits::default()).unwrap_or_default();
+        assert_eq!(ops.len(), 64);
+        let mut doc = serde_json::json!({"data": {"a": "x"}});
+        let err = apply(&mut doc, &ops, 1 << 20).expect_err("refused");
+        assert!(err.0.contains("max-file-bytes=1048576"), "{err}");
     }
 }
