@@ -5,7 +5,9 @@
 use std::path::{Component, Path, PathBuf};
 
 use driftless_api::kustomize::KustomizationSpec;
-use driftless_kustomize::{BuildOptions, Image, Kustomization, LoadRestrictions, Patch, Selector};
+use driftless_kustomize::{
+    BuildOptions, Image, Kustomization, Limits, LoadRestrictions, Patch, Selector,
+};
 use serde_json::Value;
 
 use crate::Error;
@@ -59,14 +61,16 @@ fn overlays(spec: &KustomizationSpec) -> bool {
         || !spec.components.is_empty()
 }
 
-/// Builds `spec.path` of the artifact at `root` with the spec's overlays and commonMetadata.
-pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error> {
+/// Builds `spec.path` of the artifact at `root` with the spec's overlays and commonMetadata,
+/// refusing input past `limits` (the error names the file and the limit).
+pub fn build(root: &Path, spec: &KustomizationSpec, limits: &Limits) -> Result<Vec<Value>, Error> {
     let dir = resolve_path(root, spec.path.as_deref())?;
     // As Flux: files may come from anywhere inside the artifact, never from outside it.
     let opts = BuildOptions {
         boundary: Some(root.to_path_buf()),
         load_restrictions: LoadRestrictions::None,
         generate_missing: true,
+        limits: *limits,
     };
     let relative = dir
         .strip_prefix(root.canonicalize().unwrap_or_default())
@@ -86,7 +90,10 @@ pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error>
         ))
     };
     let list = if overlays(spec) {
-        let kustomization = overlay(load_kustomization(&dir).map_err(located)?, spec);
+        let kustomization = overlay(
+            driftless_kustomize::load_kustomization(&dir, &opts).map_err(located)?,
+            spec,
+        );
         driftless_kustomize::build_kustomization(&dir, &kustomization, &opts).map_err(located)?
     } else {
         driftless_kustomize::build_with(&dir, &opts).map_err(located)?
@@ -99,21 +106,6 @@ pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error>
         }
     }
     Ok(objects)
-}
-
-fn load_kustomization(dir: &Path) -> Result<Kustomization, driftless_kustomize::Error> {
-    match Kustomization::find_file(dir)? {
-        Some(file) => {
-            let text = std::fs::read_to_string(&file).map_err(|source| {
-                driftless_kustomize::Error::Io {
-                    path: file.clone(),
-                    source,
-                }
-            })?;
-            Kustomization::from_yaml(&text, &file)
-        }
-        None => driftless_kustomize::generate_kustomization(dir),
-    }
 }
 
 /// Flux's overlay of spec fields onto the kustomization: namespace, prefix and suffix
@@ -242,7 +234,7 @@ mod tests {
             name: "repo".into(),
             ..Default::default()
         };
-        let objects = build(tmp.path(), &s).unwrap();
+        let objects = build(tmp.path(), &s, &Limits::default()).unwrap();
         assert_eq!(objects.len(), 1);
         let d = &objects[0];
         assert_eq!(d["metadata"]["name"], "a-web");
@@ -263,8 +255,40 @@ mod tests {
             "apps/broken.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
         );
-        let err = build(tmp.path(), &spec("apps")).unwrap_err();
+        let err = build(tmp.path(), &spec("apps"), &Limits::default()).unwrap_err();
         assert!(err.to_string().contains("broken.yaml"), "{err}");
+    }
+
+    #[test]
+    fn limits_refuse_the_build_naming_file_and_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "apps/deploy.yaml", DEPLOY);
+        let limits = Limits {
+            max_file_bytes: 64,
+            ..Limits::default()
+        };
+        // Flux's generated kustomization reads every file under the same limits.
+        let err = build(tmp.path(), &spec("apps"), &limits).unwrap_err();
+        assert!(matches!(err, Error::Build(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("deploy.yaml") && text.contains("max-file-bytes=64"),
+            "{text}"
+        );
+        // And with spec overlays, the kustomization file is loaded under them too.
+        write(
+            tmp.path(),
+            "apps/kustomization.yaml",
+            &format!("resources: [deploy.yaml]\n#{}\n", "x".repeat(100)),
+        );
+        let mut s = spec("apps");
+        s.name_prefix = Some("a-".into());
+        let text = build(tmp.path(), &s, &limits).unwrap_err().to_string();
+        assert!(
+            text.contains("kustomization.yaml") && text.contains("max-file-bytes=64"),
+            "{text}"
+        );
+        assert!(build(tmp.path(), &s, &Limits::default()).is_ok());
     }
 
     #[test]
@@ -282,7 +306,7 @@ mod tests {
             "apps/kustomization.yaml",
             &format!("resources:\n- {rel}\n"),
         );
-        let err = build(tmp.path(), &spec("apps")).unwrap_err();
+        let err = build(tmp.path(), &spec("apps"), &Limits::default()).unwrap_err();
         assert!(matches!(err, Error::Build(_)), "{err}");
         assert!(
             err.to_string().contains("outside the source artifact"),

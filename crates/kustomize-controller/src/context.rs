@@ -32,4 +32,6 @@ pub struct Context {
     pub metrics: Metrics,
     /// Multi-tenancy options.
     pub tenancy: TenancyOptions,
+    /// What one build may consume (`--max-file-bytes`, `--max-build-objects`, ...).
+    pub build_limits: driftless_kustomize::Limits,
 }

@@ -184,13 +184,14 @@ async fn sync(
 
     let spec = ks.spec.clone();
     let build_root = root.clone();
+    let lim = ctx.build_limits;
     let permit = state
         .builds
         .acquire()
         .await
         .map_err(|e| Error::Build(format!("build queue closed: {e}")))?;
     let started = Instant::now();
-    let mut objects = tokio::task::spawn_blocking(move || build::build(&build_root, &spec))
+    let mut objects = tokio::task::spawn_blocking(move || build::build(&build_root, &spec, &lim))
         .await
         .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
     ctx.metrics

@@ -57,6 +57,16 @@ pub enum Error {
         /// The chain of directories being built.
         chain: String,
     },
+    /// Input refused because it goes past one of the build's [`crate::Limits`].
+    #[error("{path}: {message} (limit {limit})")]
+    Limit {
+        /// The file (or kustomization) at fault.
+        path: PathBuf,
+        /// What went past the limit.
+        message: String,
+        /// The limit in force, as `name=value`.
+        limit: String,
+    },
     /// Anything else wrong with a kustomization or its inputs.
     #[error("{path}: {message}")]
     Invalid {
@@ -73,6 +83,17 @@ impl Error {
         Error::Invalid {
             path: path.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl Error {
+    /// Builds an [`Error::Limit`] from a YAML measure.
+    pub(crate) fn limit(path: impl Into<PathBuf>, exceeded: crate::yaml_meter::Exceeded) -> Self {
+        Error::Limit {
+            path: path.into(),
+            message: exceeded.message,
+            limit: exceeded.limit,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::kustomization::{KUSTOMIZATION_FILE_NAMES, Kustomization};
+use crate::limits::Limits;
 
 fn has_kustomization(dir: &Path) -> bool {
     KUSTOMIZATION_FILE_NAMES
@@ -13,10 +14,17 @@ fn has_kustomization(dir: &Path) -> bool {
         .any(|n| dir.join(n).is_file())
 }
 
-/// The kustomization Flux generates for `dir` (which must not have one).
+/// The kustomization Flux generates for `dir` (which must not have one), under
+/// the default [`Limits`].
 pub fn generate_kustomization(dir: &Path) -> Result<Kustomization> {
+    generate_kustomization_with(dir, &Limits::default())
+}
+
+/// The kustomization Flux generates for `dir` (which must not have one); every
+/// YAML file is read and checked under `limits`.
+pub fn generate_kustomization_with(dir: &Path, limits: &Limits) -> Result<Kustomization> {
     let mut resources = Vec::new();
-    scan(dir, dir, &mut resources)?;
+    scan(dir, dir, limits, &mut resources)?;
     Ok(Kustomization {
         api_version: Some("kustomize.config.k8s.io/v1beta1".into()),
         kind: Some("Kustomization".into()),
@@ -25,7 +33,7 @@ pub fn generate_kustomization(dir: &Path) -> Result<Kustomization> {
     })
 }
 
-fn scan(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+fn scan(base: &Path, dir: &Path, limits: &Limits, out: &mut Vec<String>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|source| Error::Io {
             path: dir.to_path_buf(),
@@ -48,7 +56,7 @@ fn scan(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
             if has_kustomization(&path) {
                 out.push(rel);
             } else {
-                scan(base, &path, out)?;
+                scan(base, &path, limits, out)?;
             }
             continue;
         }
@@ -59,12 +67,12 @@ fn scan(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         if !is_yaml || !meta.is_file() {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
+        let text = crate::loader::read_text_bounded(&path, limits)?;
+        crate::yaml_io::parse_objects(&text, &path, limits).map_err(|e| match e {
+            // Refusals keep their kind (and name the limit).
+            limit @ Error::Limit { .. } => limit,
+            e => Error::invalid(&path, format!("failed to decode Kubernetes YAML: {e}")),
         })?;
-        crate::yaml_io::parse_objects(&text, &path)
-            .map_err(|e| Error::invalid(&path, format!("failed to decode Kubernetes YAML: {e}")))?;
         out.push(rel);
     }
     Ok(())

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// File names recognised as a kustomization, in kustomize's order.
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
@@ -407,9 +408,14 @@ pub struct LegacySortOptions {
 }
 
 impl Kustomization {
-    /// Parses the text of a kustomization file.
+    /// Parses the text of a kustomization file under the default [`Limits`].
     pub fn from_yaml(text: &str, path: &Path) -> Result<Kustomization> {
-        let docs = crate::yaml11::parse_documents(text, path)?;
+        Kustomization::from_yaml_with(text, path, &Limits::default())
+    }
+
+    /// Parses the text of a kustomization file under `limits`.
+    pub fn from_yaml_with(text: &str, path: &Path, limits: &Limits) -> Result<Kustomization> {
+        let docs = crate::yaml11::parse_documents(text, path, limits)?;
         let value = match docs.len() {
             0 => Value::Object(Default::default()),
             1 => docs.into_iter().next().unwrap_or(Value::Null),
@@ -479,16 +485,20 @@ impl Kustomization {
         }
     }
 
-    /// Loads the kustomization file of `dir`; `Ok(None)` when the directory has none.
+    /// Loads the kustomization file of `dir` under the default [`Limits`];
+    /// `Ok(None)` when the directory has none.
     pub fn load(dir: &Path) -> Result<Option<Kustomization>> {
+        Kustomization::load_with(dir, &Limits::default())
+    }
+
+    /// Loads the kustomization file of `dir` under `limits` (its size is checked
+    /// before it is read); `Ok(None)` when the directory has none.
+    pub fn load_with(dir: &Path, limits: &Limits) -> Result<Option<Kustomization>> {
         let Some(file) = Kustomization::find_file(dir)? else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
-            path: file.clone(),
-            source,
-        })?;
-        Kustomization::from_yaml(&text, &file).map(Some)
+        let text = crate::loader::read_text_bounded(&file, limits)?;
+        Kustomization::from_yaml_with(&text, &file, limits).map(Some)
     }
 
     /// Renders the kustomization as YAML.

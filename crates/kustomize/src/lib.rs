@@ -20,6 +20,7 @@ mod flux;
 mod generator;
 mod hash;
 mod kustomization;
+mod limits;
 mod loader;
 mod name_reference;
 mod patch;
@@ -34,15 +35,23 @@ mod transform;
 mod yaml11;
 mod yaml_emit;
 mod yaml_io;
+mod yaml_meter;
+mod yaml_value;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
-pub use flux::generate_kustomization;
+pub use flux::{generate_kustomization, generate_kustomization_with};
 pub use kustomization::{
     FieldOptions, FieldSpecArg, GeneratorArgs, GeneratorOptions, Image, KUSTOMIZATION_FILE_NAMES,
     Kustomization, Label, LegacySortOptions, Patch, Replacement, ReplacementEntry,
     ReplacementSource, ReplacementTarget, Replica, Selector, SortOptions, TargetSelector,
+};
+
+pub use limits::{
+    DEFAULT_MAX_BUILD_OBJECTS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_KUSTOMIZATION_DEPTH,
+    DEFAULT_MAX_YAML_ALIAS_BYTES, DEFAULT_MAX_YAML_DEPTH, Limits, YAML_ALIAS_FLOOR,
+    YAML_ALIAS_RATIO, YAML_NODE_BYTES,
 };
 
 use loader::Loader;
@@ -71,6 +80,8 @@ pub struct BuildOptions {
     /// Flux's rule: a directory without a kustomization file gets a generated
     /// one listing every Kubernetes YAML below it.
     pub generate_missing: bool,
+    /// What the build may consume (file sizes, YAML aliases and depth, objects).
+    pub limits: Limits,
 }
 
 /// The objects a build produced, in output order.
@@ -112,11 +123,27 @@ pub fn build_with(dir: &Path, opts: &BuildOptions) -> Result<ResourceList> {
         ));
     }
     if opts.generate_missing && Kustomization::find_file(&root)?.is_none() {
-        let k = generate_kustomization(&root)?;
+        let k = generate_kustomization_with(&root, &opts.limits)?;
         return build_kustomization(&root, &k, opts);
     }
-    let (k, file) = Builder::load_dir(&root)?;
-    build_target(&root, &k, file, opts)
+    let file = root.join("kustomization.yaml");
+    let loader = root_loader(&root, &file, opts)?;
+    let (k, file) = loader.load_kustomization()?;
+    build_target(loader, &k, file)
+}
+
+/// The kustomization of `dir` as a build with `opts` would read it: its file
+/// (under the options' boundary and limits), or Flux's generated one when
+/// `opts.generate_missing` is set and there is none. What controllers overlay
+/// spec fields on.
+pub fn load_kustomization(dir: &Path, opts: &BuildOptions) -> Result<Kustomization> {
+    let root = loader::canonical(dir)?;
+    if opts.generate_missing && Kustomization::find_file(&root)?.is_none() {
+        return generate_kustomization_with(&root, &opts.limits);
+    }
+    let file = root.join("kustomization.yaml");
+    let (k, _) = root_loader(&root, &file, opts)?.load_kustomization()?;
+    Ok(k)
 }
 
 /// Builds an in-memory kustomization as if it were the kustomization file of `dir`
@@ -129,15 +156,12 @@ pub fn build_kustomization(
     let root = loader::canonical(dir)?;
     kustomization.check_fields(&root.join("kustomization.yaml"))?;
     let file = root.join("kustomization.yaml");
-    build_target(&root, kustomization, file, opts)
+    let loader = root_loader(&root, &file, opts)?;
+    build_target(loader, kustomization, file)
 }
 
-fn build_target(
-    root: &Path,
-    k: &Kustomization,
-    file: PathBuf,
-    opts: &BuildOptions,
-) -> Result<ResourceList> {
+/// The loader of the top kustomization, checked against the boundary.
+fn root_loader(root: &Path, file: &Path, opts: &BuildOptions) -> Result<Loader> {
     let boundary = match &opts.boundary {
         Some(b) => Some(loader::canonical(b)?),
         None => None,
@@ -146,19 +170,24 @@ fn build_target(
         && !root.starts_with(b)
     {
         return Err(Error::LoadRestriction {
-            path: file.clone(),
+            path: file.to_path_buf(),
             target: root.to_path_buf(),
             root: b.clone(),
         });
     }
+    Ok(Loader {
+        root: root.to_path_buf(),
+        boundary,
+        root_only: opts.load_restrictions == LoadRestrictions::RootOnly,
+        limits: opts.limits,
+    })
+}
+
+fn build_target(loader: Loader, k: &Kustomization, file: PathBuf) -> Result<ResourceList> {
     let target = Target {
         kustomization: k,
         file: file.clone(),
-        loader: Loader {
-            root: root.to_path_buf(),
-            boundary,
-            root_only: opts.load_restrictions == LoadRestrictions::RootOnly,
-        },
+        loader,
     };
     let ra = Builder::new().accumulate(&target, resmap::ResMap::default())?;
     let ra = target::finish(ra, k, &file)?;

@@ -2,9 +2,12 @@
 //! reads must sit in or below its own directory, and nothing may leave the
 //! build's boundary directory (symlinks are resolved before checking).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::kustomization::Kustomization;
+use crate::limits::Limits;
 
 /// Loader of one kustomization directory.
 #[derive(Debug, Clone)]
@@ -15,6 +18,8 @@ pub(crate) struct Loader {
     pub boundary: Option<PathBuf>,
     /// Files must be in or below `root` (kubectl's LoadRestrictionsRootOnly).
     pub root_only: bool,
+    /// What the build may consume.
+    pub limits: Limits,
 }
 
 /// Canonical form of a path, with the error naming it.
@@ -84,18 +89,14 @@ impl Loader {
     /// Reads a file named in the kustomization.
     pub fn read_file(&self, rel: &str, referrer: &Path) -> Result<(PathBuf, Vec<u8>)> {
         let real = self.resolve_file(rel, referrer)?;
-        let bytes = std::fs::read(&real).map_err(|source| Error::Io {
-            path: self.join(rel),
-            source,
-        })?;
+        let bytes = read_bounded(&real, &self.limits)?;
         Ok((real, bytes))
     }
 
     /// Reads a file as UTF-8 text.
     pub fn read_text(&self, rel: &str, referrer: &Path) -> Result<(PathBuf, String)> {
-        let (real, bytes) = self.read_file(rel, referrer)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::invalid(&real, "file is not valid UTF-8"))?;
+        let real = self.resolve_file(rel, referrer)?;
+        let text = read_text_bounded(&real, &self.limits)?;
         Ok((real, text))
     }
 
@@ -108,6 +109,87 @@ impl Loader {
             root: real,
             boundary: self.boundary.clone(),
             root_only: self.root_only,
+            limits: self.limits,
         })
+    }
+
+    /// Loads the kustomization file of the loader's directory. The file may be a
+    /// symlink, but not to somewhere outside the boundary.
+    pub fn load_kustomization(&self) -> Result<(Kustomization, PathBuf)> {
+        let Some(file) = Kustomization::find_file(&self.root)? else {
+            return Err(Error::MissingKustomization {
+                dir: self.root.clone(),
+            });
+        };
+        let real = canonical(&file)?;
+        self.check_boundary(&file, &real)?;
+        let text = read_text_bounded(&real, &self.limits)?;
+        let k = Kustomization::from_yaml_with(&text, &file, &self.limits)?;
+        Ok((k, file))
+    }
+}
+
+/// Reads a regular file of at most [`Limits::max_file_bytes`]. The size is
+/// checked from metadata before the file is opened (a FIFO or device is
+/// refused, never opened for a blocking read), again on the open handle, and
+/// the read stops one byte past the limit in case the file grows meanwhile.
+pub(crate) fn read_bounded(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let max = limits.max_file_bytes;
+    check_file(path, &std::fs::metadata(path).map_err(io)?, max)?;
+    // Non-blocking: if the path was swapped for a FIFO since, opening does not wait.
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| io(e.into()))?;
+    let file = std::fs::File::from(fd);
+    check_file(path, &file.metadata().map_err(io)?, max)?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(
+            path,
+            format!("file grew to more than the {max} bytes allowed"),
+            max,
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub(crate) fn read_text_bounded(path: &Path, limits: &Limits) -> Result<String> {
+    String::from_utf8(read_bounded(path, limits)?)
+        .map_err(|_| Error::invalid(path, "file is not valid UTF-8"))
+}
+
+fn check_file(path: &Path, meta: &std::fs::Metadata, max: u64) -> Result<()> {
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            path,
+            "not a regular file (FIFOs, devices and sockets are never read)",
+        ));
+    }
+    if meta.len() > max {
+        return Err(too_big(
+            path,
+            format!("file is {} bytes, more than the {max} allowed", meta.len()),
+            max,
+        ));
+    }
+    Ok(())
+}
+
+fn too_big(path: &Path, message: String, max: u64) -> Error {
+    Error::Limit {
+        path: path.to_path_buf(),
+        message,
+        limit: format!("max-file-bytes={max}"),
     }
 }

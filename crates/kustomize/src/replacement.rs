@@ -243,9 +243,12 @@ fn retype_number(text: &str) -> Value {
     Value::String(text.to_string())
 }
 
-/// A new, untagged scalar: YAML readers resolve it by its content.
+/// A new, untagged scalar: YAML readers resolve it by its content. The text
+/// comes from an object, so it is read under the default limits (it may hold
+/// an alias bomb of its own).
 fn resolve_plain(text: &str) -> Value {
-    match serde_norway::from_str::<Value>(text) {
+    let limits = crate::limits::Limits::default();
+    match crate::yaml_io::parse_value(text, std::path::Path::new("replacement value"), &limits) {
         Ok(v @ (Value::Number(_) | Value::Bool(_))) => v,
         _ => Value::String(text.to_string()),
     }

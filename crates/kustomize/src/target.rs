@@ -53,21 +53,6 @@ impl Builder {
         }
     }
 
-    /// Loads the kustomization of a directory.
-    pub fn load_dir(dir: &Path) -> Result<(Kustomization, PathBuf)> {
-        let Some(file) = Kustomization::find_file(dir)? else {
-            return Err(Error::MissingKustomization {
-                dir: dir.to_path_buf(),
-            });
-        };
-        let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let k = Kustomization::from_yaml(&text, &file)?;
-        Ok((k, file))
-    }
-
     /// Accumulates a kustomization on top of `ra` (empty except for components).
     pub fn accumulate(&mut self, t: &Target<'_>, mut ra: ResMap) -> Result<ResMap> {
         let root = t.loader.root.clone();
@@ -76,6 +61,17 @@ impl Builder {
             return Err(Error::Cycle {
                 dir: root,
                 chain: chain.join(" -> "),
+            });
+        }
+        let limits = &t.loader.limits;
+        if self.stack.len() >= limits.max_kustomization_depth {
+            return Err(Error::Limit {
+                path: t.file.clone(),
+                message: format!(
+                    "kustomizations nest more than {} deep",
+                    limits.max_kustomization_depth
+                ),
+                limit: format!("max-kustomization-depth={}", limits.max_kustomization_depth),
             });
         }
         self.stack.push(root);
@@ -94,7 +90,7 @@ impl Builder {
         self.run_generators(t, ra)?;
         for component in &k.components {
             let sub = self.sub_target_dir(t, component)?;
-            let (ck, cfile) = Builder::load_dir(&sub.root)?;
+            let (ck, cfile) = sub.load_kustomization()?;
             if !ck.is_component() {
                 return Err(Error::invalid(
                     &t.file,
@@ -164,6 +160,7 @@ impl Builder {
         if meta.is_dir() {
             let sub = t.loader.child(&path, &t.file)?;
             if let Some(done) = self.built.get(&sub.root) {
+                check_count(t, ra.items.len().saturating_add(done.items.len()))?;
                 return ra.append_checked(done.items.clone(), seen).map_err(|e| {
                     Error::invalid(
                         &t.file,
@@ -171,7 +168,7 @@ impl Builder {
                     )
                 });
             }
-            let (sk, sfile) = Builder::load_dir(&sub.root)?;
+            let (sk, sfile) = sub.load_kustomization()?;
             if sk.is_component() {
                 return Err(Error::invalid(
                     &t.file,
@@ -189,6 +186,7 @@ impl Builder {
             let sub_ra = self.accumulate(&target, ResMap::default())?;
             self.built
                 .insert(target.loader.root.clone(), sub_ra.clone());
+            check_count(t, ra.items.len().saturating_add(sub_ra.items.len()))?;
             return ra.append_checked(sub_ra.items, seen).map_err(|e| {
                 Error::invalid(
                     &t.file,
@@ -197,7 +195,8 @@ impl Builder {
             });
         }
         let (real, text) = t.loader.read_text(entry, &t.file)?;
-        let objects = crate::yaml_io::parse_objects(&text, &real)?;
+        let objects = crate::yaml_io::parse_objects(&text, &real, &t.loader.limits)?;
+        check_count(t, ra.items.len().saturating_add(objects.len()))?;
         let resources = objects.into_iter().map(Resource::new).collect();
         ra.append_checked(resources, seen)
             .map_err(|e| Error::invalid(&real, format!("merging resources from '{entry}': {e}")))
@@ -211,6 +210,7 @@ impl Builder {
             (GeneratedKind::Secret, &k.secret_generator),
         ] {
             for args in list {
+                check_count(t, ra.items.len().saturating_add(1))?;
                 let res = generator::generate(kind, args, global, &t.loader, &t.file)?;
                 ra.absorb(res).map_err(|e| {
                     Error::invalid(
@@ -222,6 +222,19 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Refuses a kustomization about to hold `count` objects when that is past the limit.
+fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
+    let max = t.loader.limits.max_build_objects;
+    if count > max {
+        return Err(Error::Limit {
+            path: t.file.clone(),
+            message: format!("the build holds more than {max} objects"),
+            limit: format!("max-build-objects={max}"),
+        });
+    }
+    Ok(())
 }
 
 fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
@@ -289,7 +302,7 @@ fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
             ReplacementEntry::Inline(r) => out.push((**r).clone()),
             ReplacementEntry::Path { path } => {
                 let (real, text) = t.loader.read_text(path, &t.file)?;
-                for doc in crate::yaml_io::parse_documents(&text, &real)? {
+                for doc in crate::yaml_io::parse_documents(&text, &real, &t.loader.limits)? {
                     let items = match doc {
                         Value::Array(a) => a,
                         other => vec![other],
@@ -315,7 +328,7 @@ fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> 
             let (real, text) = t.loader.read_text(entry.trim(), &t.file)?;
             (real.display().to_string(), text)
         } else {
-            match patch::parse_smp(entry) {
+            match patch::parse_smp(entry, &t.loader.limits) {
                 Ok(_) => ("inline patch".to_string(), entry.clone()),
                 Err(_) => {
                     // Neither a readable file nor an inline patch: report the file.
@@ -324,7 +337,7 @@ fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> 
                 }
             }
         };
-        let docs = patch::parse_smp(&text)
+        let docs = patch::parse_smp(&text, &t.loader.limits)
             .map_err(|e| Error::invalid(&t.file, format!("{field} ({source}): {e}")))?;
         for doc in docs {
             let index = patch::find_patch_target(ra, &doc).map_err(fail(&t.file, &field))?;
@@ -359,7 +372,7 @@ fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Resul
     let err = fail(&t.file, field);
     let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
     let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
-    match patch::load(&text, &source).map_err(&err)? {
+    match patch::load(&text, &source, &t.loader.limits).map_err(&err)? {
         LoadedPatch::Strategic(docs) => {
             if let Some(target) = &p.target {
                 if docs.len() > 1 {
@@ -392,7 +405,7 @@ fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Resul
                     "must specify a target for JSON patch {source}"
                 ))));
             };
-            apply_json_ops(ra, target, &ops).map_err(&err)?;
+            apply_json_ops(ra, target, &ops, t.loader.limits.max_file_bytes).map_err(&err)?;
         }
     }
     Ok(())
@@ -402,13 +415,14 @@ fn apply_json_ops(
     ra: &mut ResMap,
     target: &crate::kustomization::Selector,
     ops: &[patch::json6902::Operation],
+    max_copied: u64,
 ) -> std::result::Result<(), Failure> {
     let selected = patch::select(ra, target)?;
     for i in selected {
         let res = &mut ra.items[i];
         res.store_previous_id();
         let mut doc = Value::Object(std::mem::take(&mut res.obj));
-        let outcome = patch::json6902::apply(&mut doc, ops);
+        let outcome = patch::json6902::apply(&mut doc, ops, max_copied);
         res.obj = match doc {
             Value::Object(m) => m,
             _ => Map::new(),
@@ -429,8 +443,8 @@ fn apply_json6902_entry(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str)
         )));
     };
     let (_, text) = patch_text(t, p, field)?;
-    let ops = patch::json6902::parse(&text).map_err(&err)?;
-    apply_json_ops(ra, target, &ops).map_err(&err)
+    let ops = patch::json6902::parse(&text, &t.loader.limits).map_err(&err)?;
+    apply_json_ops(ra, target, &ops, t.loader.limits.max_file_bytes).map_err(&err)
 }
 
 /// The steps done once, at the top of the build: hash suffixes, name

@@ -10,10 +10,18 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::yaml_meter::Meter;
 
 /// Parses every document of `text`, resolving plain scalars with YAML 1.1 rules.
-pub(crate) fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
-    let mut builder = Builder::default();
+/// Aliases and nesting are measured before each node is built (see [`Meter`]).
+pub(crate) fn parse_documents(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> {
+    let mut builder = Builder {
+        meter: Meter::new(limits),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        documents: Vec::new(),
+    };
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| Error::Yaml {
             path: path.to_path_buf(),
@@ -24,6 +32,10 @@ pub(crate) fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
                 e.marker().col() + 1
             ),
         })?;
+        builder
+            .meter
+            .event(&event)
+            .map_err(|e| Error::limit(path, e))?;
         builder.event(event).map_err(|message| Error::Yaml {
             path: path.to_path_buf(),
             message: format!("{message} at line {}", span.start.line()),
@@ -32,23 +44,21 @@ pub(crate) fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
     Ok(builder.documents)
 }
 
-/// Deepest nesting accepted.
-const MAX_DEPTH: usize = 128;
-
 /// A container being filled.
 enum Frame {
     Seq(Vec<Value>, usize),
     Map(Map<String, Value>, Option<String>, usize),
 }
 
-#[derive(Default)]
 struct Builder {
+    meter: Meter,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
     documents: Vec<Value>,
 }
 
 impl Builder {
+    /// Builds one event; the meter has accepted it already.
     fn event(&mut self, event: Event<'_>) -> std::result::Result<(), String> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -72,12 +82,10 @@ impl Builder {
                 self.push(value)
             }
             Event::SequenceStart(anchor, _) => {
-                self.check_depth()?;
                 self.stack.push(Frame::Seq(Vec::new(), anchor));
                 Ok(())
             }
             Event::MappingStart(anchor, _) => {
-                self.check_depth()?;
                 self.stack.push(Frame::Map(Map::new(), None, anchor));
                 Ok(())
             }
@@ -93,15 +101,6 @@ impl Builder {
                 self.push(value)
             }
             _ => Ok(()),
-        }
-    }
-
-    /// Same nesting limit as the resource reader (serde_norway's).
-    fn check_depth(&self) -> std::result::Result<(), String> {
-        if self.stack.len() >= MAX_DEPTH {
-            Err(format!("nesting deeper than {MAX_DEPTH} levels"))
-        } else {
-            Ok(())
         }
     }
 
@@ -216,7 +215,7 @@ mod tests {
     use super::*;
 
     fn one(text: &str) -> Value {
-        parse_documents(text, Path::new("k.yaml"))
+        parse_documents(text, Path::new("k.yaml"), &Limits::default())
             .ok()
             .and_then(|d| d.into_iter().next())
             .unwrap_or(Value::Null)
@@ -236,7 +235,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("a: {}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(parse_documents(&deep, Path::new("k.yaml")).is_err());
+        assert!(parse_documents(&deep, Path::new("k.yaml"), &Limits::default()).is_err());
     }
 
     #[test]
@@ -245,7 +244,8 @@ mod tests {
             one("a: &x [1, 2]\nb: *x\n"),
             serde_json::json!({"a": [1, 2], "b": [1, 2]})
         );
-        let err = parse_documents("a: [\n", Path::new("k.yaml")).expect_err("malformed");
+        let err = parse_documents("a: [\n", Path::new("k.yaml"), &Limits::default())
+            .expect_err("malformed");
         assert!(err.to_string().contains("line"), "{err}");
     }
 }

@@ -2,31 +2,111 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::limits::{Limits, YAML_NODE_BYTES};
+use crate::yaml_meter;
+use crate::yaml_value::{Bounded, Budget};
 
 /// Parses every document of a YAML stream; empty documents are skipped.
-pub(crate) fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
+///
+/// Bounded: when the text holds an alias, [`yaml_meter::measure`] weighs what
+/// every alias expands to before anything is built; the values are then built
+/// under a [`Budget`] (what the text could hold without aliases plus
+/// [`Limits::max_yaml_alias_bytes`]) and [`Limits::max_yaml_depth`], in case
+/// serde_norway reads the stream differently from the meter's parser.
+pub(crate) fn parse_documents(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> {
+    let mut docs = parse_stream(text, path, limits)?;
+    docs.retain(|v| !v.is_null());
+    Ok(docs)
+}
+
+fn parse_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> {
+    if text.as_bytes().contains(&b'*')
+        && let Ok(Err(exceeded)) = yaml_meter::measure(text, limits)
+    {
+        return Err(Error::limit(path, exceeded));
+    }
+    build_stream(text, path, limits)
+}
+
+/// Builds the documents of a stream under a [`Budget`] alone (no meter).
+fn build_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> {
+    let budget = Budget::new(
+        own_bound(text.len()).saturating_add(limits.max_yaml_alias_bytes),
+        limits.max_yaml_depth,
+    );
     let mut docs = Vec::new();
     for document in serde_norway::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|e| Error::Yaml {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if !value.is_null() {
-            docs.push(value);
+        let value = Bounded {
+            budget: &budget,
+            depth: 0,
         }
+        .deserialize(document)
+        .map_err(|e| {
+            if budget.exhausted.get() {
+                Error::Limit {
+                    path: path.to_path_buf(),
+                    message:
+                        "document contains excessive aliasing: it expands past what its size allows"
+                            .into(),
+                    limit: format!("max-yaml-alias-bytes={}", limits.max_yaml_alias_bytes),
+                }
+            } else if budget.too_deep.get() {
+                Error::Limit {
+                    path: path.to_path_buf(),
+                    message: format!("nesting deeper than {} levels", limits.max_yaml_depth),
+                    limit: format!("max-yaml-depth={}", limits.max_yaml_depth),
+                }
+            } else {
+                Error::Yaml {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                }
+            }
+        })?;
+        docs.push(value);
     }
     Ok(docs)
 }
 
+/// The most a text of `len` bytes builds without aliases, in budget units: at
+/// most two nodes per byte (`{a,b}`), and scalars at most 1.5 times their
+/// source (an escape such as `\L` decodes to three bytes).
+fn own_bound(len: usize) -> u64 {
+    let len = len as u64;
+    len.saturating_mul(2 * YAML_NODE_BYTES + 2)
+        .saturating_add(4 * YAML_NODE_BYTES)
+}
+
+/// Parses a stream of exactly one YAML document (what `serde_norway::from_str` reads).
+pub(crate) fn parse_value(text: &str, path: &Path, limits: &Limits) -> Result<Value> {
+    let mut docs = parse_stream(text, path, limits)?;
+    match docs.len() {
+        1 => Ok(docs.pop().unwrap_or(Value::Null)),
+        0 => Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: "EOF while parsing a value".into(),
+        }),
+        _ => Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: "deserializing from YAML containing more than one document is not supported"
+                .into(),
+        }),
+    }
+}
+
 /// Parses the objects of a resource file: documents must be maps with a kind
 /// and (except lists) a metadata.name; `*List` kinds are expanded into their items.
-pub(crate) fn parse_objects(text: &str, path: &Path) -> Result<Vec<Map<String, Value>>> {
+pub(crate) fn parse_objects(
+    text: &str,
+    path: &Path,
+    limits: &Limits,
+) -> Result<Vec<Map<String, Value>>> {
     let mut out = Vec::new();
-    for doc in parse_documents(text, path)? {
+    for doc in parse_documents(text, path, limits)? {
         let Value::Object(obj) = doc else {
             return Err(Error::Yaml {
                 path: path.to_path_buf(),
@@ -140,4 +220,61 @@ pub(crate) fn to_yaml_stream(objects: &[Value]) -> String {
         out.push_str(&crate::yaml_emit::document(obj));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large string aliased many times, built without the meter: the budget
+    /// alone stops it, early.
+    #[test]
+    fn the_budget_alone_stops_a_wide_bomb() {
+        let mut text = format!("a: &big \"{}\"\nb:\n", "x".repeat(1 << 20));
+        for _ in 0..10_000 {
+            text.push_str("- *big\n");
+        }
+        let started = std::time::Instant::now();
+        let err =
+            build_stream(&text, Path::new("wide.yaml"), &Limits::default()).expect_err("refused");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        assert!(
+            matches!(&err, Error::Limit { limit, .. } if limit.starts_with("max-yaml-alias-bytes=")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_budget_alone_stops_deep_documents() {
+        let limits = Limits {
+            max_yaml_depth: 10,
+            ..Limits::default()
+        };
+        let text = format!("a: {}{}\n", "[".repeat(11), "]".repeat(11));
+        let err = build_stream(&text, Path::new("deep.yaml"), &limits).expect_err("refused");
+        assert!(err.to_string().contains("max-yaml-depth=10"), "{err}");
+        let text = format!("a: {}{}\n", "[".repeat(9), "]".repeat(9));
+        assert!(build_stream(&text, Path::new("deep.yaml"), &limits).is_ok());
+    }
+
+    #[test]
+    fn values_are_those_serde_json_builds() {
+        let text = "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: [x, {g: 'y'}]\nh: 12345678901234567890\ni: .nan\n1: k\n";
+        let ours = parse_value(text, Path::new("v.yaml"), &Limits::default()).expect("parses");
+        let theirs: Value = serde_norway::from_str(text).expect("parses");
+        assert_eq!(ours, theirs);
+        // Whatever serde_norway::from_str accepts or refuses, so does parse_value.
+        for text in [
+            "a\n---\nb\n",
+            "",
+            "---\n",
+            "~",
+            "h: 123456789012345678901234567890\n",
+            "!x y",
+        ] {
+            let ours = parse_value(text, Path::new("v.yaml"), &Limits::default()).ok();
+            let theirs = serde_norway::from_str::<Value>(text).ok();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
 }

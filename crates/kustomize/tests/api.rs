@@ -239,7 +239,7 @@ fn a_path_outside_the_boundary_is_refused_whether_or_not_it_exists() {
         let opts = BuildOptions {
             boundary: Some(root.join("repo")),
             load_restrictions: LoadRestrictions::None,
-            generate_missing: false,
+            ..BuildOptions::default()
         };
         let err = driftless_kustomize::build_with(&root.join("repo/app"), &opts)
             .expect_err("outside the boundary");

@@ -26,6 +26,9 @@ pub struct Args {
     /// Never read outside this directory (what the controller does with the artifact root).
     #[arg(long, value_name = "DIR")]
     boundary: Option<PathBuf>,
+    /// Bounds on file sizes, YAML aliases and depth, and objects (as in `driftless run`).
+    #[command(flatten)]
+    limits: super::build_limits::BuildLimitArgs,
 }
 
 /// Runs the subcommand.
@@ -41,6 +44,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         boundary: args.boundary.clone(),
         load_restrictions,
         generate_missing: args.generate,
+        limits: args.limits.limits(),
     };
     let built = driftless_kustomize::build_with(&args.dir, &opts)
         .with_context(|| format!("building {}", args.dir.display()))?;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod build_limits;
 pub mod crds;
 pub mod kustomize;
 pub mod run;

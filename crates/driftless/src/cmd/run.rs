@@ -70,10 +70,6 @@ pub struct Args {
     /// status are evicted beyond it.
     #[arg(long, default_value_t = 2 * 1024 * 1024 * 1024)]
     storage_budget_bytes: u64,
-    /// Largest file a GitRepository artifact may hold, checked from the git object header
-    /// before the file is inflated; also bounds each object of a fetch (never below 16 MiB).
-    #[arg(long, default_value_t = driftless_source::DEFAULT_MAX_FILE_BYTES)]
-    max_file_bytes: u64,
     /// Largest GitRepository artifact (sum of its files' sizes).
     #[arg(long, default_value_t = driftless_source::DEFAULT_MAX_ARTIFACT_BYTES)]
     max_artifact_bytes: u64,
@@ -133,6 +129,9 @@ pub struct Args {
     /// e.g. `sharding.driftless.dev/key=shard1`).
     #[arg(long)]
     watch_label_selector: Option<String>,
+    /// Bounds on what one Kustomization build may consume.
+    #[command(flatten)]
+    build_limits: super::build_limits::BuildLimitArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "DRIFTLESS_LOG_FORMAT")]
     log_format: LogFormat,
@@ -229,7 +228,9 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating --storage-path {}", args.storage_path.display()))?;
     let mut cache_options = driftless_source::CacheOptions::new(args.storage_budget_bytes);
     cache_options.limits = driftless_source::Limits {
-        max_file_bytes: args.max_file_bytes,
+        // One --max-file-bytes for both ends: a file the build would refuse is not worth
+        // inflating out of git either.
+        max_file_bytes: args.build_limits.max_file_bytes,
         max_artifact_bytes: args.max_artifact_bytes,
         max_tree_depth: args.max_tree_depth,
         max_tree_entries: args.max_tree_entries,
@@ -360,6 +361,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                 no_cross_namespace_refs: args.no_cross_namespace_refs,
                 default_service_account: args.default_service_account.clone(),
             },
+            build_limits: args.build_limits.limits(),
         });
         let ready = readiness.clone();
         let apis = scoped_apis::<Kustomization>(&client, &args.watch_namespaces);

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Failure, Outcome};
+use crate::error::{Error, Failure, Outcome};
+use crate::limits::Limits;
 
 /// One operation.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -18,18 +19,26 @@ pub(crate) struct Operation {
 }
 
 /// Parses a list of operations from JSON or YAML text.
-pub(crate) fn parse(text: &str) -> Outcome<Vec<Operation>> {
+pub(crate) fn parse(text: &str, limits: &Limits) -> Outcome<Vec<Operation>> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(Failure::new("empty json patch operations"));
     }
+    let yaml = || {
+        crate::yaml_io::parse_value(trimmed, std::path::Path::new("patch"), limits).map_err(|e| {
+            Failure::new(match e {
+                Error::Yaml { message, .. } => format!("invalid JSON patch: {message}"),
+                other => format!("invalid JSON patch: {other}"),
+            })
+        })
+    };
     let value: Value = if trimmed.starts_with('[') {
-        serde_json::from_str(trimmed)
-            .or_else(|_| serde_norway::from_str(trimmed))
-            .map_err(|e| Failure::new(format!("invalid JSON patch: {e}")))?
+        match serde_json::from_str(trimmed) {
+            Ok(v) => v,
+            Err(_) => yaml()?,
+        }
     } else {
-        serde_norway::from_str(trimmed)
-            .map_err(|e| Failure::new(format!("invalid JSON patch: {e}")))?
+        yaml()?
     };
     if !value.is_array() {
         return Err(Failure::new("a JSON patch must be a list of operations"));
@@ -61,13 +70,52 @@ pub(crate) fn parse(text: &str) -> Outcome<Vec<Operation>> {
     Ok(ops)
 }
 
-/// Applies operations in order.
-pub(crate) fn apply(doc: &mut Value, ops: &[Operation]) -> Outcome<()> {
+/// Applies operations in order. `copy` operations may add at most
+/// `max_copied` bytes (as [`weight`] measures them) to the document in all:
+/// each copy can double it, so a few dozen would otherwise exhaust memory.
+pub(crate) fn apply(doc: &mut Value, ops: &[Operation], max_copied: u64) -> Outcome<()> {
+    let mut copied = 0u64;
     for op in ops {
+        if op.op == "copy" {
+            let from = pointer(op.from.as_deref().unwrap_or(""))?;
+            if let Ok(v) = get_mut(doc, &from) {
+                copied = copied.saturating_add(weight(v, max_copied.saturating_sub(copied)));
+                if copied > max_copied {
+                    return Err(Failure::new(format!(
+                        "copy operation at '{}': copies add more than {max_copied} bytes to one object (limit max-file-bytes={max_copied})",
+                        op.path
+                    )));
+                }
+            }
+        }
         apply_one(doc, op)
             .map_err(|e| Failure::new(format!("{} operation at '{}': {e}", op.op, op.path)))?;
     }
     Ok(())
+}
+
+/// Size of a value (16 bytes per node plus its text), counted up to just past `budget`.
+fn weight(v: &Value, budget: u64) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total = total.saturating_add(crate::limits::YAML_NODE_BYTES);
+        match v {
+            Value::String(s) => total = total.saturating_add(s.len() as u64),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    total = total.saturating_add(k.len() as u64);
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+        if total > budget {
+            break;
+        }
+    }
+    total
 }
 
 fn pointer(path: &str) -> Outcome<Vec<String>> {
@@ -195,17 +243,33 @@ mod tests {
 
     #[test]
     fn ops_in_yaml_form() {
-        let ops = parse("- op: add\n  path: /a/-\n  value: 3\n- op: replace\n  path: /b\n  value: x\n- op: remove\n  path: /c\n")
+        let ops = parse("- op: add\n  path: /a/-\n  value: 3\n- op: replace\n  path: /b\n  value: x\n- op: remove\n  path: /c\n", &Limits::default())
             .unwrap_or_default();
         let mut doc = serde_json::json!({"a": [1, 2], "b": "y", "c": true});
-        assert!(apply(&mut doc, &ops).is_ok());
+        assert!(apply(&mut doc, &ops, u64::MAX).is_ok());
         assert_eq!(doc, serde_json::json!({"a": [1, 2, 3], "b": "x"}));
     }
 
     #[test]
     fn replace_of_missing_key_fails() {
-        let ops = parse(r#"[{"op":"replace","path":"/zz","value":1}]"#).unwrap_or_default();
+        let ops = parse(
+            r#"[{"op":"replace","path":"/zz","value":1}]"#,
+            &Limits::default(),
+        )
+        .unwrap_or_default();
         let mut doc = serde_json::json!({});
-        assert!(apply(&mut doc, &ops).is_err());
+        assert!(apply(&mut doc, &ops, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn copies_cannot_double_an_object_without_bound() {
+        let text: String = (0..64)
+            .map(|i| format!("- op: copy\n  from: /data\n  path: /data/k{i}\n"))
+            .collect();
+        let ops = parse(&text, &Limits::default()).unwrap_or_default();
+        assert_eq!(ops.len(), 64);
+        let mut doc = serde_json::json!({"data": {"a": "x"}});
+        let err = apply(&mut doc, &ops, 1 << 20).expect_err("refused");
+        assert!(err.0.contains("max-file-bytes=1048576"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Failure, Outcome};
 use crate::kustomization::Selector;
+use crate::limits::Limits;
 use crate::resmap::ResMap;
 use crate::resource::Resource;
 use selector::CompiledSelector;
@@ -23,10 +24,10 @@ pub(crate) enum LoadedPatch {
 }
 
 /// Classifies patch text as strategic-merge or JSON6902 (kustomize's rule: exactly one must parse).
-pub(crate) fn load(text: &str, source: &str) -> Outcome<LoadedPatch> {
+pub(crate) fn load(text: &str, source: &str, limits: &Limits) -> Outcome<LoadedPatch> {
     let text = text.trim();
-    let as_json = json6902::parse(text);
-    let as_smp = parse_smp(text);
+    let as_json = json6902::parse(text, limits);
+    let as_smp = parse_smp(text, limits);
     match (as_smp, as_json) {
         (Ok(docs), Err(_)) => Ok(LoadedPatch::Strategic(docs)),
         (Err(_), Ok(ops)) => Ok(LoadedPatch::Json(ops)),
@@ -40,8 +41,8 @@ pub(crate) fn load(text: &str, source: &str) -> Outcome<LoadedPatch> {
 }
 
 /// Parses strategic-merge patch documents (each needs a kind; `*List` is not expanded).
-pub(crate) fn parse_smp(text: &str) -> Outcome<Vec<Map<String, Value>>> {
-    let docs = crate::yaml_io::parse_documents(text, std::path::Path::new("patch"))
+pub(crate) fn parse_smp(text: &str, limits: &Limits) -> Outcome<Vec<Map<String, Value>>> {
+    let docs = crate::yaml_io::parse_documents(text, std::path::Path::new("patch"), limits)
         .map_err(|e| Failure::new(e.to_string()))?;
     let mut out = Vec::new();
     for doc in docs {
