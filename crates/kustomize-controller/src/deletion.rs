@@ -73,7 +73,13 @@ async fn prune_inventory(ks: &Kustomization, ctx: &Context) -> Result<(), Error>
         Ok(identity) => identity,
         Err(refused) => {
             let all: Vec<String> = entries.iter().map(describe).collect();
-            orphan(ks, ctx, &all, &format!("no identity may prune them: {refused}")).await;
+            orphan(
+                ks,
+                ctx,
+                &all,
+                &format!("no identity may prune them: {refused}"),
+            )
+            .await;
             return Ok(());
         }
     };
@@ -119,9 +125,7 @@ async fn prune_inventory(ks: &Kustomization, ctx: &Context) -> Result<(), Error>
             .deletion_timestamp
             .as_ref()
             .map_or(Timestamp::now(), |t| t.0);
-        let waited = Timestamp::now()
-            .duration_since(started)
-            .unsigned_abs();
+        let waited = Timestamp::now().duration_since(started).unsigned_abs();
         if waited < GIVE_UP_AFTER {
             return Err(Error::Apply(ApplyError::PruneFailed {
                 failures: driftless_apply::Failures(transient),

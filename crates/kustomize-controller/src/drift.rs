@@ -188,16 +188,25 @@ mod tests {
     fn only_spec_changes_and_deletes_requeue() {
         let mut seen = Seen::default();
         assert!(seen.observe(watcher::Event::Init).is_none());
-        assert!(seen.observe(watcher::Event::InitApply(object("a", 1))).is_none());
+        assert!(
+            seen.observe(watcher::Event::InitApply(object("a", 1)))
+                .is_none()
+        );
         assert!(seen.observe(watcher::Event::InitDone).is_none());
         // The same generation again (a status update): no drift.
-        assert!(seen.observe(watcher::Event::Apply(object("a", 1))).is_none());
+        assert!(
+            seen.observe(watcher::Event::Apply(object("a", 1)))
+                .is_none()
+        );
         let drifted = seen.observe(watcher::Event::Apply(object("a", 2))).unwrap();
         assert_eq!(
             owner_of(&drifted),
             Some(ObjectRef::new("apps").within("team-a"))
         );
-        assert!(seen.observe(watcher::Event::Delete(object("a", 2))).is_some());
+        assert!(
+            seen.observe(watcher::Event::Delete(object("a", 2)))
+                .is_some()
+        );
         assert_eq!(seen.len(), 0, "deleted objects are forgotten");
     }
 
@@ -210,8 +219,14 @@ mod tests {
         assert_eq!(seen.len(), 100);
         // The watch restarts; only two objects remain, one of them edited meanwhile.
         seen.observe(watcher::Event::Init);
-        assert!(seen.observe(watcher::Event::InitApply(object("o1", 1))).is_none());
-        assert!(seen.observe(watcher::Event::InitApply(object("o2", 5))).is_some());
+        assert!(
+            seen.observe(watcher::Event::InitApply(object("o1", 1)))
+                .is_none()
+        );
+        assert!(
+            seen.observe(watcher::Event::InitApply(object("o2", 5)))
+                .is_some()
+        );
         seen.observe(watcher::Event::InitDone);
         assert_eq!(seen.len(), 2);
     }

@@ -45,7 +45,12 @@ pub fn identity_of(ks: &Kustomization, tenancy: &TenancyOptions) -> Result<Ident
         namespace: namespace.clone(),
         name: name.to_owned(),
     };
-    if let Some(name) = ks.spec.service_account_name.as_deref().filter(|n| !n.is_empty()) {
+    if let Some(name) = ks
+        .spec
+        .service_account_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
         return Ok(account(name));
     }
     if tenancy

@@ -210,9 +210,7 @@ async fn sync(
         .observe(started.elapsed().as_secs_f64());
     drop(permit);
 
-    let client = ctx
-        .clients
-        .for_identity(&uid, &identity)?;
+    let client = ctx.clients.for_identity(&uid, &identity)?;
     if let Some(post_build) = &ks.spec.post_build {
         let vars = substitution_vars(&client, &namespace, post_build).await?;
         substitute::substitute_all(&mut objects, &vars)?;

@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(s.last_attempted_revision.as_deref(), Some("main@sha1:bbb"));
         assert_eq!(s.last_applied_revision.as_deref(), Some("main@sha1:aaa"));
         let ready = condition::find(&s.conditions, condition::READY).unwrap();
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("Unknown", "Progressing"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("Unknown", "Progressing")
+        );
         assert!(ready.message.contains("main@sha1:bbb"));
         // A failed health check afterwards keeps the persisted inventory.
         record_failure(

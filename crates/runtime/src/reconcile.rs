@@ -203,7 +203,10 @@ mod tests {
         // Fixed: the requested delay ±20 %, however often it failed, and not counted.
         for _ in 0..3 {
             let d = retry_delay(&key, Retry::Fixed(second));
-            assert!(d >= second.mul_f64(0.8) && d <= second.mul_f64(1.2), "{d:?}");
+            assert!(
+                d >= second.mul_f64(0.8) && d <= second.mul_f64(1.2),
+                "{d:?}"
+            );
         }
         assert_eq!(backoffs().failures(&key), 0, "waiting is not failing");
         // Backoff: 5, 10, 20, 40 s (±20 %) for consecutive failures.

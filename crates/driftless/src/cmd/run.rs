@@ -183,7 +183,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.no_remote_bases {
         tracing::info!("--no-remote-bases: remote bases are always refused by the native engine");
     }
-    match (&args.default_service_account, args.insecure_apply_as_controller) {
+    match (
+        &args.default_service_account,
+        args.insecure_apply_as_controller,
+    ) {
         (_, true) => tracing::warn!(
             "--insecure-apply-as-controller: Kustomizations without spec.serviceAccountName apply with the controller's own identity"
         ),
