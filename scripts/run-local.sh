@@ -177,7 +177,13 @@ command=("$driftless" run
   --metrics-addr "$metrics_addr"
   --health-addr "$health_addr"
   --storage-addr "$storage_addr"
-  --storage-adv-addr "http://$storage_addr")
+  --storage-adv-addr "http://$storage_addr"
+  # As config/cluster-admin installs it: the sample's Kustomization lives in driftless-system
+  # and has no serviceAccountName, so it applies with the controller's identity (here the
+  # admin kubeconfig); a Kustomization in any other namespace impersonates a ServiceAccount
+  # of its namespace (`default` unless it names one).
+  --default-service-account=default
+  --apply-as-controller-namespace=driftless-system)
 if [[ "${DRIFTLESS_RUN_NO_EXEC:-}" == 1 ]]; then
   printf 'KUBECONFIG=%q' "$KUBECONFIG"
   printf ' %q' "${command[@]}"

@@ -60,6 +60,16 @@ impl Driftless {
     /// Starts `driftless run` against `plane`, watching only `namespaces`, with `extra`
     /// arguments; returns once its health endpoint accepts connections.
     pub async fn start(plane: &ControlPlane, namespaces: &[&str], extra: &[&str]) -> Result<Self> {
+        Self::start_with_kubeconfig(plane.kubeconfig_path(), namespaces, extra).await
+    }
+
+    /// [`Driftless::start`] with another identity: `kubeconfig` (e.g. a ServiceAccount
+    /// token, so the controller runs with the install's RBAC instead of as an admin).
+    pub async fn start_with_kubeconfig(
+        kubeconfig: &std::path::Path,
+        namespaces: &[&str],
+        extra: &[&str],
+    ) -> Result<Self> {
         let binary = driftless_binary().await?;
         let storage = tempfile::Builder::new()
             .prefix("driftless-storage-")
@@ -75,7 +85,7 @@ impl Driftless {
             let [metrics_port, health_port, storage_port, receiver_port] = ports;
             let mut command = Command::new(binary);
             command
-                .env("KUBECONFIG", plane.kubeconfig_path())
+                .env("KUBECONFIG", kubeconfig)
                 .env("RUST_BACKTRACE", "1")
                 .arg("run")
                 .arg("--storage-path")

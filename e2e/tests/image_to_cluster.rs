@@ -40,7 +40,9 @@ async fn a_new_tag_reaches_the_cluster_through_git() {
         )
         .unwrap();
 
-    let _driftless = Driftless::start(plane, &[n], &[]).await.unwrap();
+    let _driftless = Driftless::start(plane, &[n], &["--insecure-apply-as-controller"])
+        .await
+        .unwrap();
     apply_yaml(&Api::<GitRepository>::namespaced(client.clone(), n), &format!(
         "apiVersion: source.driftless.dev/v1\nkind: GitRepository\nmetadata: {{name: fleet}}\nspec: {{url: '{url}', interval: 2s, ref: {{branch: main}}}}\n"
     )).await;

@@ -2,8 +2,8 @@
 //! (`config/samples/hello-world`, `config/samples/hello-world-sync.yaml`) are built with
 //! Driftless's own kustomize engine and accepted by the real API server (server-side apply,
 //! dry-run; CRDs and Namespaces for real, since the rest needs them). The controller's RBAC
-//! is applied for real (without the cluster-admin binding) and checked by impersonating its
-//! ServiceAccount. The Grafana dashboard only queries metrics the runtime exports.
+//! is applied for real (config/default binds no cluster-admin: that is the opt-in
+//! config/cluster-admin) and checked by impersonating its ServiceAccount. The Grafana dashboard only queries metrics the runtime exports.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -163,7 +163,6 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
         "ServiceAccount driftless-system/driftless",
         "ClusterRole driftless-controller",
         "ClusterRoleBinding driftless-controller",
-        "ClusterRoleBinding driftless-cluster-admin",
         "Role driftless-system/driftless-leader-election",
         "RoleBinding driftless-system/driftless-leader-election",
         "Deployment driftless-system/driftless",
@@ -174,6 +173,18 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
             "{expected} missing from {described:?}"
         );
     }
+    // Least privilege by default: no cluster-admin for the controller, and a Kustomization
+    // without serviceAccountName impersonates its namespace's `default` account.
+    assert!(
+        !described.contains("ClusterRoleBinding driftless-cluster-admin"),
+        "config/default must not bind cluster-admin: {described:?}"
+    );
+    assert!(
+        objects
+            .iter()
+            .all(|o| kind(o) != "ClusterRoleBinding" || o["roleRef"]["name"] != "cluster-admin"),
+        "config/default binds cluster-admin"
+    );
     // Every CRD the types generate is installed.
     let crd_names: BTreeSet<String> = driftless_e2e::load_crds(&driftless_e2e::crds_dir())
         .expect("crds/")
@@ -206,6 +217,23 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
         "{}",
         container["args"]
     );
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        args.contains(&"--default-service-account=default"),
+        "{args:?}"
+    );
+    assert!(
+        !args
+            .iter()
+            .any(|a| a.starts_with("--insecure-apply-as-controller")
+                || a.starts_with("--apply-as-controller-namespace")),
+        "{args:?}"
+    );
 
     let plane = ControlPlane::shared().await.expect("control plane up");
     let admin = plane.client().expect("admin client");
@@ -216,13 +244,12 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
         refused.join("\n")
     );
 
-    // The controller's own RBAC, for real but without the cluster-admin binding, is
-    // enough for what it does as itself, and no more.
+    // The controller's own RBAC, for real, is enough for what it does as itself, and no more.
     for object in objects.iter().filter(|o| {
         matches!(
             kind(o),
             "ServiceAccount" | "ClusterRole" | "Role" | "RoleBinding" | "ClusterRoleBinding"
-        ) && name(o) != "driftless-cluster-admin"
+        )
     }) {
         apply(&admin, object, true).await.expect("apply RBAC");
     }
@@ -256,6 +283,10 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
         ("watch", "apps", "deployments", None, true),
         ("create", "events.k8s.io", "events", ns, true),
         ("impersonate", "", "serviceaccounts", ns, true),
+        // Impersonating users or groups would reach system:masters.
+        ("impersonate", "", "users", None, false),
+        ("impersonate", "", "groups", None, false),
+        ("impersonate", "", "users", ns, false),
         (
             "create",
             "coordination.k8s.io",
@@ -281,6 +312,15 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
         ),
         ("update", "", "secrets", ns, false),
         ("create", "coordination.k8s.io", "leases", ns, false),
+        ("create", "", "namespaces", None, false),
+        (
+            "create",
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            None,
+            false,
+        ),
+        ("create", "apps", "deployments", ns, false),
     ] {
         let actual = allowed(&controller, verb, group, resource, namespace).await;
         assert_eq!(
@@ -305,6 +345,40 @@ async fn default_install_is_accepted_and_its_rbac_is_enough_for_leader_election(
         .release()
         .await
         .expect("release as the ServiceAccount");
+}
+
+/// `config/cluster-admin`, the opt-in for single-team clusters: everything of config/default,
+/// plus cluster-admin for the controller and the controller's identity for Kustomizations in
+/// driftless-system only; tenants' namespaces stay on their own ServiceAccounts.
+#[tokio::test]
+async fn cluster_admin_overlay_opts_in_driftless_system_only() {
+    let objects = build("config/cluster-admin");
+    let default: BTreeSet<String> = build("config/default").iter().map(describe).collect();
+    let described: BTreeSet<String> = objects.iter().map(describe).collect();
+    assert!(default.is_subset(&described), "{described:?}");
+    let binding = find(&objects, "ClusterRoleBinding", "driftless-cluster-admin");
+    assert_eq!(binding["roleRef"]["name"], "cluster-admin");
+    assert_eq!(binding["subjects"][0]["name"], "driftless");
+    assert_eq!(binding["subjects"][0]["namespace"], "driftless-system");
+    let deployment = find(&objects, "Deployment", "driftless");
+    let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        args.contains(&"--apply-as-controller-namespace=driftless-system"),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"--default-service-account=default"),
+        "{args:?}"
+    );
+    assert!(
+        !args.contains(&"--insecure-apply-as-controller"),
+        "{args:?}"
+    );
 }
 
 #[tokio::test]

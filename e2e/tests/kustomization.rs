@@ -70,7 +70,9 @@ async fn setup(prefix: &str, files: &[(&str, &str)]) -> (Setup, String) {
     server.create_repo("apps").unwrap();
     let url = server.git_url("apps");
     let commit = server.push_files(&url, "main", files, "initial").unwrap();
-    let driftless = Driftless::start(plane, &[ns.name()], &[]).await.unwrap();
+    let driftless = Driftless::start(plane, &[ns.name()], &["--insecure-apply-as-controller"])
+        .await
+        .unwrap();
     let repos: Api<GitRepository> = Api::namespaced(client.clone(), ns.name());
     apply_yaml(&repos, &format!(
         "apiVersion: source.driftless.dev/v1\nkind: GitRepository\nmetadata: {{name: apps}}\nspec: {{url: '{url}', interval: 10m, ref: {{branch: main}}}}\n"

@@ -57,9 +57,16 @@ async fn hundred_kustomizations_ready_within_a_minute_in_under_100_mib() {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     server.push_files(&url, "main", &refs, "fleet").unwrap();
-    let driftless = Driftless::start(plane, &[ns.name()], &["--controllers=source,kustomize"])
-        .await
-        .unwrap();
+    let driftless = Driftless::start(
+        plane,
+        &[ns.name()],
+        &[
+            "--controllers=source,kustomize",
+            "--insecure-apply-as-controller",
+        ],
+    )
+    .await
+    .unwrap();
 
     let repos: Api<GitRepository> = Api::namespaced(client.clone(), ns.name());
     apply_yaml(&repos, &format!(

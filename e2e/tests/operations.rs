@@ -84,7 +84,9 @@ async fn metrics_and_probes_move_with_reconciles() {
     let ns = TestNamespace::create(plane, "ops-metrics").await.unwrap();
     let server = GitServer::start().unwrap();
     let url = repo_with_configmap(&server, "metrics").await;
-    let driftless = Driftless::start(plane, &[ns.name()], &[]).await.unwrap();
+    let driftless = Driftless::start(plane, &[ns.name()], &["--insecure-apply-as-controller"])
+        .await
+        .unwrap();
 
     let (status, _) = driftless.get_health("/healthz").await.unwrap();
     assert_eq!(status, 200);
@@ -156,7 +158,11 @@ async fn leader_hands_over_when_killed_and_sigterm_releases_the_lease() {
     install_crds(&client).await;
     let ns = TestNamespace::create(plane, "ops-leader").await.unwrap();
     let server = GitServer::start().unwrap();
-    let lease_args = ["--leader-elect", "--leader-election-id=e2e-leader"];
+    let lease_args = [
+        "--leader-elect",
+        "--leader-election-id=e2e-leader",
+        "--insecure-apply-as-controller",
+    ];
     let lease_ns = format!("--leader-election-namespace={}", ns.name());
     let mut args: Vec<&str> = lease_args.to_vec();
     args.push(&lease_ns);

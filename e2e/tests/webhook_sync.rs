@@ -39,7 +39,9 @@ async fn a_signed_push_webhook_syncs_within_three_seconds() {
     server
         .push_files(&url, "main", &[("deploy/cm.yaml", &cm("1"))], "v1")
         .unwrap();
-    let driftless = Driftless::start(plane, &[n], &[]).await.unwrap();
+    let driftless = Driftless::start(plane, &[n], &["--insecure-apply-as-controller"])
+        .await
+        .unwrap();
 
     // A long interval: only the webhook can make the new commit arrive in time.
     apply_yaml(&Api::<GitRepository>::namespaced(client.clone(), n), &format!(

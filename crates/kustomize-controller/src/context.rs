@@ -15,6 +15,12 @@ pub struct TenancyOptions {
     pub no_cross_namespace_refs: bool,
     /// `--default-service-account`: impersonated when `spec.serviceAccountName` is empty.
     pub default_service_account: Option<String>,
+    /// `--insecure-apply-as-controller`: a Kustomization without `spec.serviceAccountName`
+    /// applies with the controller's own identity (Flux's default; unsafe with tenants).
+    pub insecure_apply_as_controller: bool,
+    /// `--apply-as-controller-namespace`: namespaces (of admins only) whose Kustomizations
+    /// without `spec.serviceAccountName` apply with the controller's own identity.
+    pub apply_as_controller_namespaces: Vec<String>,
 }
 
 /// Shared state of the Kustomization reconciler.

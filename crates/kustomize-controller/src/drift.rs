@@ -56,40 +56,84 @@ impl DriftWatch {
         let requeue = self.requeue.clone();
         let kind = resource.kind.clone();
         tokio::spawn(async move {
-            // Generation (or resourceVersion for kinds without one) last seen per object:
-            // status-only updates by other controllers do not count as drift.
-            let mut seen: HashMap<String, String> = HashMap::new();
+            let mut seen = Seen::default();
             let mut events = std::pin::pin!(watcher(api, config).default_backoff());
             while let Some(event) = events.next().await {
-                let (object, deleted) = match event {
-                    Ok(watcher::Event::InitApply(o)) => {
-                        seen.insert(uid(&o), fingerprint(&o));
-                        continue;
-                    }
-                    Ok(watcher::Event::Apply(o)) => (o, false),
-                    Ok(watcher::Event::Delete(o)) => (o, true),
-                    Ok(_) => continue,
+                let event = match event {
+                    Ok(event) => event,
                     Err(err) => {
                         tracing::debug!(kind, error = %err, "drift watch error");
                         continue;
                     }
                 };
-                let id = uid(&object);
-                if deleted {
-                    seen.remove(&id);
-                } else {
-                    let print = fingerprint(&object);
-                    if seen.insert(id, print.clone()).as_ref() == Some(&print) {
-                        continue;
-                    }
-                }
-                if let Some(owner) = owner_of(&object)
+                if let Some(object) = seen.observe(event)
+                    && let Some(owner) = owner_of(&object)
                     && requeue.send(owner).is_err()
                 {
                     return;
                 }
             }
         });
+    }
+}
+
+/// Generation (or resourceVersion for kinds without one) last seen per object uid, so
+/// status-only updates by other controllers do not count as drift. Holds exactly the objects
+/// the watch currently sees: deletes remove their entry, and a re-list (after the watch
+/// restarts) replaces the whole map, so objects deleted while the watch was down go too.
+#[derive(Debug, Default)]
+struct Seen {
+    current: HashMap<String, String>,
+    /// Filled during a re-list, swapped in when it completes.
+    relisting: Option<HashMap<String, String>>,
+}
+
+impl Seen {
+    /// Takes in one watch event; the object whose owner must be requeued, if any.
+    fn observe(
+        &mut self,
+        event: watcher::Event<PartialObjectMeta<DynamicObject>>,
+    ) -> Option<PartialObjectMeta<DynamicObject>> {
+        match event {
+            watcher::Event::Init => {
+                self.relisting = Some(HashMap::new());
+                None
+            }
+            watcher::Event::InitApply(object) => {
+                let (id, print) = (uid(&object), fingerprint(&object));
+                // Changed while the watch was down: drift too (first listing: nothing known).
+                let changed = self
+                    .current
+                    .get(&id)
+                    .is_some_and(|previous| *previous != print);
+                self.relisting
+                    .get_or_insert_with(HashMap::new)
+                    .insert(id, print);
+                changed.then_some(object)
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = self.relisting.take() {
+                    self.current = listed;
+                }
+                None
+            }
+            watcher::Event::Apply(object) => {
+                let print = fingerprint(&object);
+                if self.current.insert(uid(&object), print.clone()).as_ref() == Some(&print) {
+                    return None;
+                }
+                Some(object)
+            }
+            watcher::Event::Delete(object) => {
+                self.current.remove(&uid(&object));
+                Some(object)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len()
     }
 }
 
@@ -111,4 +155,79 @@ fn owner_of(o: &PartialObjectMeta<DynamicObject>) -> Option<ObjectRef<Kustomizat
     let name = labels.get(KUSTOMIZE_NAME_LABEL)?;
     let namespace = labels.get(KUSTOMIZE_NAMESPACE_LABEL)?;
     Some(ObjectRef::new(name).within(namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn object(uid: &str, generation: i64) -> PartialObjectMeta<DynamicObject> {
+        PartialObjectMeta {
+            types: None,
+            metadata: ObjectMeta {
+                name: Some(format!("cm-{uid}")),
+                namespace: Some("team-a".into()),
+                uid: Some(uid.into()),
+                generation: Some(generation),
+                labels: Some(
+                    [
+                        (KUSTOMIZE_NAME_LABEL.to_owned(), "apps".to_owned()),
+                        (KUSTOMIZE_NAMESPACE_LABEL.to_owned(), "team-a".to_owned()),
+                    ]
+                    .into(),
+                ),
+                ..ObjectMeta::default()
+            },
+            _phantom: std::marker::PhantomData,
+        }
+    }
+
+    #[test]
+    fn only_spec_changes_and_deletes_requeue() {
+        let mut seen = Seen::default();
+        assert!(seen.observe(watcher::Event::Init).is_none());
+        assert!(
+            seen.observe(watcher::Event::InitApply(object("a", 1)))
+                .is_none()
+        );
+        assert!(seen.observe(watcher::Event::InitDone).is_none());
+        // The same generation again (a status update): no drift.
+        assert!(
+            seen.observe(watcher::Event::Apply(object("a", 1)))
+                .is_none()
+        );
+        let drifted = seen.observe(watcher::Event::Apply(object("a", 2))).unwrap();
+        assert_eq!(
+            owner_of(&drifted),
+            Some(ObjectRef::new("apps").within("team-a"))
+        );
+        assert!(
+            seen.observe(watcher::Event::Delete(object("a", 2)))
+                .is_some()
+        );
+        assert_eq!(seen.len(), 0, "deleted objects are forgotten");
+    }
+
+    #[test]
+    fn a_relist_forgets_objects_deleted_meanwhile_and_sees_changes() {
+        let mut seen = Seen::default();
+        for i in 0..100 {
+            seen.observe(watcher::Event::Apply(object(&format!("o{i}"), 1)));
+        }
+        assert_eq!(seen.len(), 100);
+        // The watch restarts; only two objects remain, one of them edited meanwhile.
+        seen.observe(watcher::Event::Init);
+        assert!(
+            seen.observe(watcher::Event::InitApply(object("o1", 1)))
+                .is_none()
+        );
+        assert!(
+            seen.observe(watcher::Event::InitApply(object("o2", 5)))
+                .is_some()
+        );
+        seen.observe(watcher::Event::InitDone);
+        assert_eq!(seen.len(), 2);
+    }
 }

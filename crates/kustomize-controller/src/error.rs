@@ -44,6 +44,9 @@ pub enum Error {
     /// The finalizer machinery failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The process is shutting down: a health wait stopped early (retried after restart).
+    #[error("interrupted by shutdown while waiting for health checks")]
+    Interrupted,
 }
 
 impl Error {
@@ -51,7 +54,9 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         use driftless_api::condition::reason;
         match self {
-            Error::Kube { .. } | Error::Finalizer(_) => reason::RECONCILIATION_FAILED,
+            Error::Kube { .. } | Error::Finalizer(_) | Error::Interrupted => {
+                reason::RECONCILIATION_FAILED
+            }
             Error::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
             Error::AccessDenied(_) => reason::ACCESS_DENIED,
             Error::InvalidSpec(_) | Error::MissingPath(_) => reason::ARTIFACT_FAILED,

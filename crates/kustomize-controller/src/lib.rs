@@ -5,8 +5,10 @@
 mod build;
 mod clients;
 mod context;
+mod deletion;
 mod drift;
 mod error;
+mod identity;
 mod reconcile;
 mod status;
 mod substitute;
@@ -14,4 +16,5 @@ mod substitute;
 pub use clients::ClientCache;
 pub use context::{Context, TenancyOptions};
 pub use error::Error;
+pub use identity::{Identity, identity_of};
 pub use reconcile::run;

@@ -15,9 +15,10 @@ use driftless_apply::{
 };
 use driftless_runtime::events::Severity;
 use driftless_runtime::object::{apply_status, requested_at};
-use driftless_runtime::reconcile::{Outcome, finalized, retry_after_error};
+use driftless_runtime::reconcile::{Outcome, Retry, finalized, retry_after_error};
 use driftless_source::Digest;
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
@@ -27,7 +28,8 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio_stream_compat::UnboundedReceiverStream;
 
 use crate::drift::DriftWatch;
-use crate::{Context, Error, build, status, substitute};
+use crate::identity::identity_of;
+use crate::{Context, Error, build, deletion, status, substitute};
 
 const KIND: &str = "Kustomization";
 /// How soon to look again while a dependency or the source is not ready.
@@ -46,10 +48,12 @@ pub async fn run(
     let (drift, requeues) = DriftWatch::new(ctx.clients.controller().clone());
     let users = reader.clone();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let shutdown = shutdown.boxed().shared();
     let state = Arc::new(State {
         ctx,
         drift,
         builds: tokio::sync::Semaphore::new(cores * 2),
+        shutdown: shutdown.clone(),
     });
     Controller::for_stream(stream, reader)
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
@@ -67,6 +71,9 @@ struct State {
     /// Bounds concurrent kustomize builds (CPU-bound, on blocking threads) to twice the
     /// cores: more only adds threads, memory and contention.
     builds: tokio::sync::Semaphore,
+    /// Resolves when the process shuts down: a health wait stops early (the inventory is
+    /// already in status, so nothing is forgotten).
+    shutdown: Shared<BoxFuture<'static, ()>>,
 }
 
 /// The Kustomizations whose sourceRef names `repo`.
@@ -93,7 +100,7 @@ async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, 
         &ctx.metrics,
         Error::Finalizer,
         |ks| apply(ks, &state),
-        |ks| cleanup(ks, ctx),
+        |ks| deletion::cleanup(ks, ctx),
     )
     .await
 }
@@ -115,14 +122,6 @@ fn intervals(ks: &Kustomization) -> (Duration, Duration, Duration) {
     (interval, retry, timeout)
 }
 
-/// The ServiceAccount to impersonate, if any.
-fn service_account<'a>(ks: &'a Kustomization, ctx: &'a Context) -> Option<&'a str> {
-    ks.spec
-        .service_account_name
-        .as_deref()
-        .or(ctx.tenancy.default_service_account.as_deref())
-}
-
 async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Outcome, Error> {
     let ctx = &state.ctx;
     let namespace = ks.namespace().unwrap_or_default();
@@ -140,18 +139,27 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Outcome, Error> 
     let outcome = sync(&ks, state, &mut st, &mut revision, timeout).await;
     let now = Timestamp::now();
     st.reconcile_request.last_handled_reconcile_at = requested_at(ks.as_ref());
-    let action = match &outcome {
+    if let Err(Error::Interrupted) = &outcome {
+        // Shutting down mid-wait: the status written before the wait stays as it is.
+        return Ok(Outcome::of(Action::await_change(), &outcome)
+            .with_retry(Retry::Fixed(DEPENDENCY_REQUEUE)));
+    }
+    let retry_policy = match &outcome {
         Ok(changes) => {
             let rev = revision.as_deref().unwrap_or_default();
             tracing::Span::current().record("revision", rev);
             status::record_applied(&mut st, rev, changes.checked_health, generation, now);
-            Action::requeue(interval)
+            Retry::Backoff
         }
         Err(err) => {
             status::record_failure(&mut st, revision.as_deref(), err, generation, now);
             match err {
-                Error::DependencyNotReady(_) => Action::requeue(DEPENDENCY_REQUEUE),
-                _ => Action::requeue(retry),
+                // Waiting for another object is not a failure to back off from.
+                Error::DependencyNotReady(_) => Retry::Fixed(DEPENDENCY_REQUEUE),
+                // The user chose how often to retry.
+                _ if ks.spec.retry_interval.is_some() => Retry::Fixed(retry),
+                // Back off from 5 s, but never wait longer than the interval (Flux's default).
+                _ => Retry::BackoffAtMost(retry),
             }
         }
     };
@@ -159,7 +167,7 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Outcome, Error> 
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
     publish(ctx, &ks, &outcome, revision.as_deref()).await;
-    Ok(Outcome::of(action, &outcome))
+    Ok(Outcome::of(Action::requeue(interval), &outcome).with_retry(retry_policy))
 }
 
 /// What a successful sync did.
@@ -178,6 +186,9 @@ async fn sync(
 ) -> Result<Synced, Error> {
     let ctx = &state.ctx;
     let namespace = ks.namespace().unwrap_or_default();
+    // Refused before anything else: no source is read for a Kustomization that may not apply.
+    let uid = ks.uid().unwrap_or_default();
+    let identity = identity_of(ks, &ctx.tenancy).inspect_err(|_| ctx.clients.release(&uid))?;
     check_dependencies(ks, ctx).await?;
     let (root, rev) = source_artifact(ks, ctx).await?;
     *revision = Some(rev);
@@ -200,9 +211,7 @@ async fn sync(
         .observe(started.elapsed().as_secs_f64());
     drop(permit);
 
-    let client = ctx
-        .clients
-        .for_account(&namespace, service_account(ks, ctx))?;
+    let client = ctx.clients.for_identity(&uid, &identity)?;
     if let Some(post_build) = &ks.spec.post_build {
         let vars = substitution_vars(&client, &namespace, post_build).await?;
         substitute::substitute_all(&mut objects, &vars)?;
@@ -243,8 +252,6 @@ async fn sync(
     } else {
         Vec::new()
     };
-    status::record_inventory(st, new);
-
     let to_check: Vec<ObjectRef> = if ks.spec.wait {
         applied.changes.iter().map(|c| c.object.clone()).collect()
     } else {
@@ -267,8 +274,23 @@ async fn sync(
             .collect()
     };
     let checked_health = !to_check.is_empty();
+    let rev = revision.clone().unwrap_or_default();
+    let unchanged = st.inventory.as_ref().is_some_and(|i| i.entries == new)
+        && st.last_attempted_revision.as_deref() == Some(rev.as_str());
+    if checked_health && !unchanged {
+        // Persist what was applied before a possibly long health wait: a crash or restart
+        // during the wait must not forget objects that a later revision has to prune.
+        status::record_progressing(st, &rev, new, ks.meta().generation, Timestamp::now());
+        st.reconcile_request.last_handled_reconcile_at = requested_at(ks);
+        write_status(ctx, &namespace, &ks.name_any(), st).await?;
+    } else {
+        status::record_inventory(st, new);
+    }
     if checked_health {
-        applier.wait_healthy(&to_check, timeout).await?;
+        tokio::select! {
+            healthy = applier.wait_healthy(&to_check, timeout) => healthy?,
+            () = state.shutdown.clone() => return Err(Error::Interrupted),
+        }
     }
     Ok(Synced {
         applied,
@@ -508,41 +530,6 @@ async fn publish(
                 .await;
         }
     }
-}
-
-/// On delete: prune the whole inventory when `prune` is true (as the tenant), else orphan.
-async fn cleanup(ks: Arc<Kustomization>, ctx: &Context) -> Result<Action, Error> {
-    let namespace = ks.namespace().unwrap_or_default();
-    let name = ks.name_any();
-    ctx.metrics.forget_object(KIND, &namespace, &name);
-    if !ks.spec.prune || ks.spec.suspend {
-        return Ok(Action::await_change());
-    }
-    let entries = ks
-        .status
-        .as_ref()
-        .and_then(|s| s.inventory.as_ref())
-        .map(|i| i.entries.clone())
-        .unwrap_or_default();
-    if entries.is_empty() {
-        return Ok(Action::await_change());
-    }
-    let client = ctx
-        .clients
-        .for_account(&namespace, service_account(&ks, ctx))?;
-    let applier = Applier::new(client, ctx.resolver.clone());
-    let pruned = applier
-        .prune(&Owner::new(name, namespace), &entries)
-        .await?;
-    let deleted = pruned
-        .iter()
-        .filter(|p| p.action == PruneAction::Deleted)
-        .count();
-    ctx.metrics
-        .apply_objects_total
-        .with_label_values(&["pruned"])
-        .inc_by(deleted as u64);
-    Ok(Action::await_change())
 }
 
 /// A `Stream` over an unbounded receiver (what `tokio-stream`'s wrapper does, in a few lines).

@@ -50,6 +50,39 @@ pub fn record_inventory(status: &mut KustomizationStatus, entries: Vec<ResourceR
     status.inventory = Some(ResourceInventory { entries });
 }
 
+/// Applied and pruned, health checks pending: the new inventory and the attempted revision
+/// are recorded now (and written before the wait), so a crash or restart during a long wait
+/// still knows what was applied and prunes it later. lastAppliedRevision stays until the
+/// objects are healthy; Ready is Unknown meanwhile, as Flux reports it.
+pub fn record_progressing(
+    status: &mut KustomizationStatus,
+    revision: &str,
+    entries: Vec<ResourceRef>,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    record_inventory(status, entries);
+    status.last_attempted_revision = Some(revision.to_owned());
+    let message = format!("Applied revision {revision}; health checks in progress");
+    let c = &mut status.conditions;
+    for type_ in [condition::READY, condition::RECONCILING] {
+        let state = if type_ == condition::READY {
+            Status::Unknown
+        } else {
+            Status::True
+        };
+        condition::set_condition(
+            c,
+            type_,
+            state,
+            reason::PROGRESSING,
+            &message,
+            generation,
+            now,
+        );
+    }
+}
+
 /// The reconcile failed or is waiting. Inventory and lastAppliedRevision stay as they were.
 pub fn record_failure(
     status: &mut KustomizationStatus,
@@ -140,6 +173,42 @@ mod tests {
         let ready = condition::find(&s.conditions, condition::READY).unwrap();
         assert_eq!(ready.reason, "BuildFailed");
         assert!(ready.message.contains("broken.yaml"));
+    }
+
+    #[test]
+    fn progress_records_inventory_before_health_and_keeps_last_applied() {
+        let now = Timestamp::from_second(1).unwrap();
+        let mut s = KustomizationStatus::default();
+        record_applied(&mut s, "main@sha1:aaa", false, Some(1), now);
+        record_progressing(
+            &mut s,
+            "main@sha1:bbb",
+            vec![
+                ResourceRef::new("apps", "web", "apps", "Deployment", "v1"),
+                ResourceRef::new("apps", "doomed", "", "ConfigMap", "v1"),
+            ],
+            Some(2),
+            now,
+        );
+        assert_eq!(s.inventory.as_ref().unwrap().entries.len(), 2);
+        assert_eq!(s.last_attempted_revision.as_deref(), Some("main@sha1:bbb"));
+        assert_eq!(s.last_applied_revision.as_deref(), Some("main@sha1:aaa"));
+        let ready = condition::find(&s.conditions, condition::READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("Unknown", "Progressing")
+        );
+        assert!(ready.message.contains("main@sha1:bbb"));
+        // A failed health check afterwards keeps the persisted inventory.
+        record_failure(
+            &mut s,
+            Some("main@sha1:bbb"),
+            &Error::InvalidSpec("x".into()),
+            Some(2),
+            now,
+        );
+        assert_eq!(s.inventory.as_ref().unwrap().entries.len(), 2);
+        assert!(condition::find(&s.conditions, condition::RECONCILING).is_none());
     }
 
     #[test]

@@ -69,6 +69,43 @@ impl EventRecorder {
         message: &str,
         revision: Option<&str>,
     ) {
+        let (event, published) = self.prepare(regarding, severity, reason, message, revision);
+        if let Err(err) = self.recorder.publish(&event, regarding).await {
+            tracing::warn!(
+                reason,
+                object = regarding.name.as_deref().unwrap_or_default(),
+                error = %err,
+                "publishing event failed"
+            );
+        }
+        let _ = self.fanout.send(published);
+    }
+
+    /// Publishes an event about `regarding`, returning the API server's refusal (e.g. the
+    /// namespace is terminating) so the caller can tell someone else. In-process
+    /// subscribers only see it when it was recorded.
+    pub async fn try_publish(
+        &self,
+        regarding: &ObjectReference,
+        severity: Severity,
+        reason: &str,
+        message: &str,
+        revision: Option<&str>,
+    ) -> Result<(), kube::Error> {
+        let (event, published) = self.prepare(regarding, severity, reason, message, revision);
+        self.recorder.publish(&event, regarding).await?;
+        let _ = self.fanout.send(published);
+        Ok(())
+    }
+
+    fn prepare(
+        &self,
+        regarding: &ObjectReference,
+        severity: Severity,
+        reason: &str,
+        message: &str,
+        revision: Option<&str>,
+    ) -> (Event, PublishedEvent) {
         let note = driftless_api::condition::truncate(message, MAX_NOTE_BYTES);
         let event = Event {
             type_: match severity {
@@ -80,20 +117,13 @@ impl EventRecorder {
             action: reason.to_owned(),
             secondary: None,
         };
-        if let Err(err) = self.recorder.publish(&event, regarding).await {
-            tracing::warn!(
-                reason,
-                object = regarding.name.as_deref().unwrap_or_default(),
-                error = %err,
-                "publishing event failed"
-            );
-        }
-        let _ = self.fanout.send(PublishedEvent {
+        let published = PublishedEvent {
             regarding: regarding.clone(),
             severity,
             reason: reason.to_owned(),
             message: note,
             revision: revision.map(str::to_owned),
-        });
+        };
+        (event, published)
     }
 }

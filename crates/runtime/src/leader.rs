@@ -42,7 +42,7 @@
 //! ```
 
 mod decision;
-mod identity;
+pub(crate) mod identity;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,6 +2,7 @@
 //! event recorder, the readiness flag, Lease-based leader election and the HTTP server for
 //! `/metrics`, `/healthz`, `/readyz` (and routes other crates add, such as `/artifacts`).
 
+pub mod backoff;
 mod error;
 pub mod events;
 pub mod http;

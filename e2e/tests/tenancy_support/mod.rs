@@ -2,6 +2,8 @@
 //! output through the API (server-side apply, as `kubectl apply --server-side` would).
 #![allow(dead_code)]
 
+pub mod install;
+
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 

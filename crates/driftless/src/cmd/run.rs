@@ -122,9 +122,21 @@ pub struct Args {
     #[arg(long)]
     no_remote_bases: bool,
     /// ServiceAccount (in the Kustomization's own namespace) to impersonate when
-    /// `spec.serviceAccountName` is empty; without it the controller's own identity applies.
+    /// `spec.serviceAccountName` is empty. Without it (and without the two flags below) such
+    /// a Kustomization is refused: it never applies with the controller's own identity.
     #[arg(long, value_name = "NAME")]
     default_service_account: Option<String>,
+    /// Flux-compatible and unsafe with tenants: a Kustomization without
+    /// `spec.serviceAccountName` applies with the controller's own identity, in every
+    /// namespace. Only for single-team clusters where the controller is bound to what git
+    /// may create.
+    #[arg(long, conflicts_with = "default_service_account")]
+    insecure_apply_as_controller: bool,
+    /// Kustomizations in this namespace (repeatable) without `spec.serviceAccountName` apply
+    /// with the controller's own identity, e.g. the cluster's own bootstrap in
+    /// driftless-system. Only name namespaces where admins alone create Kustomizations.
+    #[arg(long = "apply-as-controller-namespace", value_name = "NAMESPACE")]
+    apply_as_controller_namespaces: Vec<String>,
     /// Only watch objects matching this label selector (shard objects across instances,
     /// e.g. `sharding.driftless.dev/key=shard1`).
     #[arg(long)]
@@ -200,6 +212,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     init_logging(args)?;
     if args.no_remote_bases {
         tracing::info!("--no-remote-bases: remote bases are always refused by the native engine");
+    }
+    match (
+        &args.default_service_account,
+        args.insecure_apply_as_controller,
+    ) {
+        (_, true) => tracing::warn!(
+            "--insecure-apply-as-controller: Kustomizations without spec.serviceAccountName apply with the controller's own identity"
+        ),
+        (Some(account), false) => tracing::info!(
+            account,
+            "Kustomizations without spec.serviceAccountName impersonate this ServiceAccount of their namespace"
+        ),
+        (None, false) => tracing::info!(
+            "Kustomizations without spec.serviceAccountName are refused (no --default-service-account)"
+        ),
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -360,6 +387,8 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             tenancy: driftless_kustomize_controller::TenancyOptions {
                 no_cross_namespace_refs: args.no_cross_namespace_refs,
                 default_service_account: args.default_service_account.clone(),
+                insecure_apply_as_controller: args.insecure_apply_as_controller,
+                apply_as_controller_namespaces: args.apply_as_controller_namespaces.clone(),
             },
             build_limits: args.build_limits.limits(),
         });

@@ -32,8 +32,11 @@ enum TenantCommand {
     #[command(
         after_help = "Example:\n  driftless tenant create team-a --namespace team-a \\\n    \
         --git-url https://git.example/team-a/apps --path ./deploy | kubectl apply -f -\n\n\
-        Run the controller with --no-cross-namespace-refs and --default-service-account so a \
-        tenant cannot reach other namespaces' sources nor apply with the controller's rights."
+        The Kustomization applies as the tenant's ServiceAccount, so RBAC decides what the \
+        tenant's git may create. The default install (config/default) runs the controller with \
+        --default-service-account=default: a Kustomization without serviceAccountName applies \
+        as its namespace's `default` account, never with the controller's rights. Add \
+        --no-cross-namespace-refs so a tenant cannot build another namespace's sources."
     )]
     Create(CreateArgs),
 }
