@@ -4,6 +4,7 @@ CARGO ?= cargo
 export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
 
 .PHONY: build run test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
+.PHONY: image image-push pause-image hello-images
 
 ## build: compile the workspace (debug) and the driftless binary.
 build:
@@ -60,3 +61,7 @@ bench:
 	$(CARGO) bench -p driftless-kustomize --bench large_tree
 	$(CARGO) bench -p driftless-source --bench fetch
 	$(CARGO) bench -p driftless-image-controller --bench policy
+
+## pause-image: the pod sandbox image the local node's containerd needs (.dev/image/pause.oci.tar).
+pause-image:
+	image/build-pause.sh
