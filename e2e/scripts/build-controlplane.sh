@@ -4,9 +4,9 @@
 # missing or stale: go.mod/go.sum newer than a binary, or a binary reporting a
 # version other than the one go.mod pins.
 #
-# NODE=1 also builds what a node needs: kube-controller-manager, kube-scheduler,
-# kubelet and kube-proxy (same module, same cache rules). NODE_ONLY=1 builds only
-# those four.
+# NODE=1 also builds what a node cluster needs: kube-controller-manager,
+# kube-scheduler, kubelet, kube-proxy and a kubectl of the same release (same
+# module, same cache rules). NODE_ONLY=1 builds only those five.
 #
 # Set FORCE=1 to rebuild regardless. Go's module and build caches (~/go,
 # ~/.cache/go-build) make rebuilds fast; they live outside the repository.
@@ -31,7 +31,8 @@ needs_build() {
   [[ "${FORCE:-0}" == 1 ]] && return 0
   [[ -x "$binary" ]] || return 0
   [[ go.mod -nt "$binary" || go.sum -nt "$binary" ]] && return 0
-  "$binary" "$version_flag" 2>/dev/null | grep -qF -- "$expected" || return 0
+  # shellcheck disable=SC2086 # the flag may be several words ("version --client")
+  "$binary" $version_flag 2>/dev/null | grep -qF -- "$expected" || return 0
   return 1
 }
 
@@ -101,10 +102,13 @@ if [[ "${NODE_ONLY:-0}" != 1 ]]; then
   echo "build-controlplane.sh: kube-apiserver ${kube_version}, etcd ${etcd_version} in $bin_dir" >&2
 fi
 if [[ "${NODE:-0}" == 1 || "${NODE_ONLY:-0}" == 1 ]]; then
-  for command in kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  for command in kubelet kube-proxy kube-scheduler kube-controller-manager; do
     if needs_build "$bin_dir/$command" --version "Kubernetes ${kube_version}"; then
       build "$bin_dir/$command" "k8s.io/kubernetes/cmd/$command" "$version_ldflags"
     fi
   done
-  echo "build-controlplane.sh: kube-controller-manager, kube-scheduler, kubelet, kube-proxy ${kube_version} in $bin_dir" >&2
+  if needs_build "$bin_dir/kubectl" "version --client" "Client Version: ${kube_version}"; then
+    build "$bin_dir/kubectl" k8s.io/kubernetes/cmd/kubectl "$version_ldflags"
+  fi
+  echo "build-controlplane.sh: kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl ${kube_version} in $bin_dir" >&2
 fi
