@@ -309,7 +309,12 @@ start_node_process() {
   shift
   binary="$(node_binary "$name")"
   setsid "$binary" "$@" </dev/null >"$state_dir/$name.log" 2>&1 9>&- &
-  echo $! >"$state_dir/$name.pid"
+  local pid=$! deadline=$((SECONDS + 5))
+  echo "$pid" >"$state_dir/$name.pid"
+  # Until setsid has exec'd the binary, /proc/<pid>/exe still names setsid (or bash).
+  while kill -0 "$pid" 2>/dev/null && ! runs_binary "$pid" "$binary" && ((SECONDS < deadline)); do
+    sleep 0.05
+  done
 }
 
 # wait_node NAME TIMEOUT COMMAND...: polls COMMAND; fails with NAME's log when the
@@ -322,13 +327,13 @@ wait_node() {
   until "$@" >/dev/null 2>&1; do
     if ! runs_binary "$pid" "$(node_binary "$name")"; then
       echo "$(basename "$0"): $name exited during start; last lines of $state_dir/$name.log:" >&2
-      tail -n 30 "$state_dir/$name.log" >&2
+      grep -v 'FLAG:' "$state_dir/$name.log" | tail -n 30 >&2
       stop_recorded_plane
       exit 1
     fi
     if ((SECONDS >= deadline)); then
       echo "$(basename "$0"): $name not ready after ${timeout}s; last lines of $state_dir/$name.log:" >&2
-      tail -n 30 "$state_dir/$name.log" >&2
+      grep -v 'FLAG:' "$state_dir/$name.log" | tail -n 30 >&2
       stop_recorded_plane
       exit 1
     fi
@@ -379,7 +384,6 @@ node_up() {
     --root-ca-file="$pki/ca.crt" \
     --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
     --allocate-node-cidrs=false \
-    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller' \
     --v=1
   start_node_process kube-scheduler \
     --kubeconfig="$state_dir/kube-scheduler.kubeconfig" \
@@ -404,7 +408,7 @@ node_up() {
   for name in kube-controller-manager kube-scheduler kube-proxy; do
     runs_binary "$(cat "$state_dir/$name.pid")" "$bin_dir/$name" || {
       echo "$(basename "$0"): $name exited during start; last lines of $state_dir/$name.log:" >&2
-      tail -n 30 "$state_dir/$name.log" >&2
+      grep -v 'FLAG:' "$state_dir/$name.log" | tail -n 30 >&2
       stop_recorded_plane
       exit 1
     }
@@ -499,16 +503,20 @@ node_cleanup_iptables() {
   for tool in iptables ip6tables; do
     command -v "$tool" >/dev/null 2>&1 || continue
     for table in filter nat mangle; do
-      # Rules in other chains jumping to ours, then our chains.
-      "$tool" -w -t "$table" -S 2>/dev/null | grep -E -- '-j (KUBE-|CNI-HOSTPORT-|CNI-DN-)' |
-        grep -E '^-A ' | sed 's/^-A /-D /' | while read -r rule; do
-        # shellcheck disable=SC2086 # a rule is several words
-        eval "$tool -w -t $table $rule" 2>/dev/null || true
-      done
-      for chain in $("$tool" -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[A-Z0-9-]*\|CNI-HOSTPORT-[A-Z0-9-]*\|CNI-DN-[a-f0-9-]*\)$/\1/p'); do
+      # Rules (in any chain) jumping to ours, then our chains: flushed, then deleted.
+      local rules chains
+      rules="$("$tool" -w -t "$table" -S 2>/dev/null | grep -E -- '^-A .* -j (KUBE-|CNI-HOSTPORT-|CNI-DN-)' || true)"
+      while read -r rule; do
+        [[ -n "$rule" ]] || continue
+        # The rule as iptables printed it (quoted comments included), -A turned into -D.
+        eval "$tool -w -t $table -D ${rule#-A }" 2>/dev/null || true
+      done <<<"$rules"
+      chains="$("$tool" -w -t "$table" -S 2>/dev/null |
+        sed -n 's/^-N \(KUBE-[A-Za-z0-9-]*\|CNI-HOSTPORT-[A-Z0-9-]*\|CNI-DN-[a-f0-9-]*\)$/\1/p' || true)"
+      for chain in $chains; do
         "$tool" -w -t "$table" -F "$chain" 2>/dev/null || true
       done
-      for chain in $("$tool" -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[A-Z0-9-]*\|CNI-HOSTPORT-[A-Z0-9-]*\|CNI-DN-[a-f0-9-]*\)$/\1/p'); do
+      for chain in $chains; do
         "$tool" -w -t "$table" -X "$chain" 2>/dev/null || true
       done
     done
@@ -523,6 +531,14 @@ node_remove_cgroups() {
   done
 }
 
+# Keeps the logs of the last node run in .dev/node-logs (the state directory goes).
+node_keep_logs() {
+  [[ -d "$state_dir" ]] || return 0
+  rm -rf "$dev_dir/node-logs"
+  mkdir -p "$dev_dir/node-logs"
+  cp "$state_dir"/*.log "$dev_dir/node-logs/" 2>/dev/null || true
+}
+
 # Stops the node processes and removes what they left on the machine. Idempotent,
 # also after a killed run; kube-apiserver and etcd are stopped by the caller.
 node_down() {
@@ -534,7 +550,16 @@ node_down() {
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager; do
     [[ -f "$state_dir/$name.pid" ]] && stop_process "$(cat "$state_dir/$name.pid")" "$bin_dir/$name"
   done
+  # The git daemon scripts/run-node.sh serves the walkthrough's repository with.
+  local pid
+  if [[ -f "$state_dir/git-daemon.pid" ]]; then
+    pid="$(cat "$state_dir/git-daemon.pid")"
+    if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--base-path=$state_dir/git "; then
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  fi
   node_stop_containers
+  node_keep_logs
   [[ -f "$state_dir/registry.pid" ]] && stop_process "$(cat "$state_dir/registry.pid")" "$(node_binary registry)"
   node_remove_netns
   node_unmount_all
