@@ -8,7 +8,7 @@ export NODE
 
 .PHONY: build run test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
 .PHONY: image image-push pause-image hello-images
-.PHONY: node-binaries
+.PHONY: node-binaries node-test-deps
 
 ## build: compile the workspace (debug) and the driftless binary.
 build:
@@ -64,8 +64,17 @@ e2e: deps controlplane
 
 ## test: everything CI runs: lint, then unit, golden, integration and end-to-end tests in one
 ## cargo invocation (one feature resolution, one build).
-test: lint deps controlplane
+test: lint deps controlplane node-test-deps
 	$(CARGO) test --workspace
+
+## node-test-deps: what the node tests (e2e/tests/node_*.rs) need: Debian's containerd, runc, CNI
+## plugins, iptables, conntrack; kubelet, kube-proxy, kube-scheduler, kube-controller-manager and
+## kubectl (cached). DRIFTLESS_E2E_NODE=0 skips this and the node tests.
+node-test-deps:
+ifneq ($(DRIFTLESS_E2E_NODE),0)
+	NODE=1 e2e/scripts/install-deps.sh
+	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
+endif
 
 ## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.
 bench:

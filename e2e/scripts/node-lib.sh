@@ -158,7 +158,7 @@ KUBECONFIG
 
 node_write_configs() {
   mkdir -p "$containerd_dir/certs.d/127.0.0.1:${registry_port}" "$state_dir/cni/net.d" \
-    "$state_dir/cni/ipam" "$state_dir/kubelet" "$state_dir/pod-logs" "$state_dir/registry"
+    "$state_dir/cni/ipam" "$state_dir/kubelet" "$state_dir/pod-logs" "$dev_dir/node-registry"
 
   cat >"$state_dir/registry.yaml" <<REGISTRY
 version: 0.1
@@ -166,7 +166,7 @@ log:
   level: warn
 storage:
   filesystem:
-    rootdirectory: $state_dir/registry
+    rootdirectory: $dev_dir/node-registry
   delete:
     enabled: true
 http:
@@ -438,6 +438,7 @@ node_stop_containers() {
   [[ -f "$pid_file" ]] && containerd_pid="$(cat "$pid_file")"
   if runs_binary "$containerd_pid" "$(node_binary containerd)" && [[ -S "$containerd_sock" ]]; then
     for id in $(node_ctr containers ls -q 2>/dev/null); do
+      echo "$id" >>"$state_dir/containers.list"
       node_ctr containers info "$id" 2>/dev/null | grep -o '/var/run/netns/cni-[0-9a-f-]*' >>"$netns_list" || true
     done
     for id in $(node_ctr tasks ls -q 2>/dev/null); do
@@ -542,7 +543,7 @@ node_keep_logs() {
 # Stops the node processes and removes what they left on the machine. Idempotent,
 # also after a killed run; kube-apiserver and etcd are stopped by the caller.
 node_down() {
-  local name sysctl value
+  local name sysctl value id
   # Nothing to do where no node ran (a fresh machine, a second cluster-down).
   if [[ ! -d "$state_dir" ]] && ! ip link show "$node_bridge" >/dev/null 2>&1; then
     return 0
@@ -571,7 +572,14 @@ node_down() {
     done
     ip link del "$node_bridge"
   fi
+  # libcni's result cache (a fixed path): our network's, and containerd's loopback
+  # results for our sandboxes.
   rm -f /var/lib/cni/results/"$cni_network"-* 2>/dev/null || true
+  if [[ -f "$state_dir/containers.list" ]]; then
+    while read -r id; do
+      if [[ "$id" =~ ^[0-9a-f]{64}$ ]]; then rm -f /var/lib/cni/results/cni-loopback-"$id"-lo; fi
+    done <"$state_dir/containers.list"
+  fi
   # The kubelet links container logs into /var/log/containers (a fixed path).
   local link
   for link in /var/log/containers/*.log; do

@@ -198,9 +198,15 @@ impl NodeCluster {
         let path = dir.path().join("kustomization.yaml");
         std::fs::write(&path, overlay).map_err(Error::io("write", &path))?;
         let dir_arg = dir.path().display().to_string();
-        self.run_kubectl(&["apply", "--server-side", "--force-conflicts", "-k", &dir_arg])
-            .await
-            .map(drop)
+        self.run_kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-k",
+            &dir_arg,
+        ])
+        .await
+        .map(drop)
     }
 }
 
@@ -229,7 +235,10 @@ fn internal_ip(node: &Node) -> Result<Ipv4Addr> {
 
 fn is_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
     })
 }
 
@@ -272,10 +281,8 @@ pub async fn build_and_push_driftless_image(registry: &str) -> Result<String> {
         run_image_script("build-driftless.sh", &[])?;
         let archive = repo_root().join(".dev/image/driftless.oci.tar");
         let archive = archive.display().to_string();
-        let printed = run_image_script(
-            "push.sh",
-            &[&archive, &format!("{registry}/driftless:dev")],
-        )?;
+        let printed =
+            run_image_script("push.sh", &[&archive, &format!("{registry}/driftless:dev")])?;
         let digest = printed.lines().last().unwrap_or_default().trim().to_owned();
         if is_digest(&digest) {
             Ok(digest)
@@ -390,14 +397,28 @@ impl NodeGitServer {
             run_to_completion(&mut command)
         };
         if !bare.exists() {
-            git(&["init", "--quiet", "--bare", &bare.display().to_string()], self.dir.path())?;
+            git(
+                &["init", "--quiet", "--bare", &bare.display().to_string()],
+                self.dir.path(),
+            )?;
         }
         if !work.exists() {
-            git(&["clone", "--quiet", &bare.display().to_string(), &work.display().to_string()], self.dir.path())?;
+            git(
+                &[
+                    "clone",
+                    "--quiet",
+                    &bare.display().to_string(),
+                    &work.display().to_string(),
+                ],
+                self.dir.path(),
+            )?;
         }
         copy_directory(source, &work)?;
         git(&["add", "--all"], &work)?;
-        git(&["commit", "--quiet", "--allow-empty", "-m", message], &work)?;
+        git(
+            &["commit", "--quiet", "--allow-empty", "-m", message],
+            &work,
+        )?;
         git(&["push", "--quiet", "origin", "HEAD:main"], &work).map(drop)
     }
 }
@@ -443,14 +464,10 @@ pub async fn http_get(address: Ipv4Addr, port: u16, path: &str) -> Result<(u16, 
             url: url.clone(),
             detail: format!("build the HTTP client: {error}"),
         })?;
-    let response = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|error| Error::Http {
-            url: url.clone(),
-            detail: error.to_string(),
-        })?;
+    let response = client.get(&url).send().await.map_err(|error| Error::Http {
+        url: url.clone(),
+        detail: error.to_string(),
+    })?;
     let status = response.status().as_u16();
     let body = response.text().await.map_err(|error| Error::Http {
         url: url.clone(),

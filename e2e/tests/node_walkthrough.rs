@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use driftless_api::{GitRepository, Kustomization};
 use driftless_e2e::{
-    Error, NodeCluster, NodeGitServer, build_and_push_driftless_image,
-    build_and_push_hello_images, http_get, poll_until, repo_root,
+    Error, NodeCluster, NodeGitServer, build_and_push_driftless_image, build_and_push_hello_images,
+    http_get, poll_until, repo_root,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -30,7 +30,9 @@ async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
         eprintln!("{reason}");
         return;
     }
-    let cluster = NodeCluster::shared().await.expect("the node cluster starts");
+    let cluster = NodeCluster::shared()
+        .await
+        .expect("the node cluster starts");
     let _lease = cluster.exclusive().await.expect("the node is ours");
     let client = cluster.client().expect("client");
     let registry = cluster.registry();
@@ -121,23 +123,26 @@ spec:
     .await;
     let body = match body {
         Ok(body) => body,
-        Err(error) => panic!("{error}\n{}", walkthrough_state(&cluster).await),
+        Err(error) => panic!("{error}\n{}", walkthrough_state(cluster).await),
     };
     let sync_to_served = sync_started.elapsed();
     assert_eq!(body, "Hello World\n");
 
     // The Kustomization waited for the real rollout (wait: true) before going Ready.
-    let ks = wait_ks(&kustomizations, "hello-world", "Kustomization Ready", |ks| {
-        ks.status
-            .as_ref()
-            .is_some_and(|status| driftless_api::condition::is_ready(&status.conditions))
-    })
+    let ks = wait_ks(
+        &kustomizations,
+        "hello-world",
+        "Kustomization Ready",
+        |ks| {
+            ks.status
+                .as_ref()
+                .is_some_and(|status| driftless_api::condition::is_ready(&status.conditions))
+        },
+    )
     .await;
     let app = wait_rollout(&client, APP_NAMESPACE, "hello-world").await;
     assert_eq!(
-        app.spec
-            .as_ref()
-            .and_then(|spec| spec.node_name.as_deref()),
+        app.spec.as_ref().and_then(|spec| spec.node_name.as_deref()),
         Some(cluster.node_name()),
         "the app's pod runs on the node"
     );
@@ -200,9 +205,9 @@ async fn wait_rollout(client: &Client, namespace: &str, name: &str) -> Pod {
                     .as_ref()
                     .and_then(|status| status.conditions.as_ref())
                     .is_some_and(|conditions| {
-                        conditions
-                            .iter()
-                            .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+                        conditions.iter().any(|condition| {
+                            condition.type_ == "Ready" && condition.status == "True"
+                        })
                     })
         }))
     })
@@ -210,17 +215,24 @@ async fn wait_rollout(client: &Client, namespace: &str, name: &str) -> Pod {
     match rolled_out {
         Ok(pod) => pod,
         Err(error) => {
-            let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), namespace)
-                .list(&ListParams::default())
-                .await
-                .map(|list| {
-                    list.items
-                        .iter()
-                        .map(|event| format!("{} {}", event.reason.clone().unwrap_or_default(), event.message.clone().unwrap_or_default()))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .unwrap_or_default();
+            let events =
+                Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), namespace)
+                    .list(&ListParams::default())
+                    .await
+                    .map(|list| {
+                        list.items
+                            .iter()
+                            .map(|event| {
+                                format!(
+                                    "{} {}",
+                                    event.reason.clone().unwrap_or_default(),
+                                    event.message.clone().unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
             panic!("{error}\nevents in {namespace}:\n{events}")
         }
     }
@@ -236,39 +248,63 @@ async fn remove_previous_walkthrough(client: &Client) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
     // Driftless may be gone or broken: its finalizers must not block the clean-up.
-    if kustomizations.get_opt("hello-world").await.ok().flatten().is_some() {
+    if kustomizations
+        .get_opt("hello-world")
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
         let _ = kustomizations
-            .patch("hello-world", &PatchParams::default(), &Patch::Merge(&no_finalizers))
+            .patch(
+                "hello-world",
+                &PatchParams::default(),
+                &Patch::Merge(&no_finalizers),
+            )
             .await;
-        let _ = kustomizations.delete("hello-world", &DeleteParams::default()).await;
+        let _ = kustomizations
+            .delete("hello-world", &DeleteParams::default())
+            .await;
     }
     if repos.get_opt("hello-world").await.ok().flatten().is_some() {
         let _ = repos
-            .patch("hello-world", &PatchParams::default(), &Patch::Merge(&no_finalizers))
+            .patch(
+                "hello-world",
+                &PatchParams::default(),
+                &Patch::Merge(&no_finalizers),
+            )
             .await;
         let _ = repos.delete("hello-world", &DeleteParams::default()).await;
     }
-    let _ = namespaces.delete(APP_NAMESPACE, &DeleteParams::default()).await;
-    let _ = deployments.delete("driftless", &DeleteParams::foreground()).await;
-    poll_until("the previous walkthrough removed", ROLLOUT_DEADLINE, || async {
-        let namespace_gone = namespaces
-            .get_opt(APP_NAMESPACE)
-            .await
-            .map_err(Error::kube("get namespace hello-world"))?
-            .is_none();
-        let deployment_gone = deployments
-            .get_opt("driftless")
-            .await
-            .map_err(Error::kube("get Deployment driftless"))?
-            .is_none();
-        let pods_gone = pods
-            .list(&ListParams::default().labels("app.kubernetes.io/name=driftless"))
-            .await
-            .map_err(Error::kube("list Driftless pods"))?
-            .items
-            .is_empty();
-        Ok((namespace_gone && deployment_gone && pods_gone).then_some(()))
-    })
+    let _ = namespaces
+        .delete(APP_NAMESPACE, &DeleteParams::default())
+        .await;
+    let _ = deployments
+        .delete("driftless", &DeleteParams::foreground())
+        .await;
+    poll_until(
+        "the previous walkthrough removed",
+        ROLLOUT_DEADLINE,
+        || async {
+            let namespace_gone = namespaces
+                .get_opt(APP_NAMESPACE)
+                .await
+                .map_err(Error::kube("get namespace hello-world"))?
+                .is_none();
+            let deployment_gone = deployments
+                .get_opt("driftless")
+                .await
+                .map_err(Error::kube("get Deployment driftless"))?
+                .is_none();
+            let pods_gone = pods
+                .list(&ListParams::default().labels("app.kubernetes.io/name=driftless"))
+                .await
+                .map_err(Error::kube("list Driftless pods"))?
+                .items
+                .is_empty();
+            Ok((namespace_gone && deployment_gone && pods_gone).then_some(()))
+        },
+    )
     .await
     .expect("the previous walkthrough goes away");
 }
@@ -280,7 +316,13 @@ async fn walkthrough_state(cluster: &NodeCluster) -> String {
         &["get", "gitrepositories,kustomizations", "-A", "-o", "wide"][..],
         &["get", "pods,svc,endpointslices", "-A", "-o", "wide"][..],
         &["-n", APP_NAMESPACE, "get", "events"][..],
-        &["-n", SYSTEM_NAMESPACE, "logs", "deploy/driftless", "--tail=30"][..],
+        &[
+            "-n",
+            SYSTEM_NAMESPACE,
+            "logs",
+            "deploy/driftless",
+            "--tail=30",
+        ][..],
     ] {
         let output = cluster
             .run_kubectl(args)
