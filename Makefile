@@ -82,6 +82,22 @@ bench:
 	$(CARGO) bench -p driftless-source --bench fetch
 	$(CARGO) bench -p driftless-image-controller --bench policy
 
+## image: the Driftless container image, a reproducible OCI archive built without a daemon
+## (.dev/image/driftless.oci.tar; prints its digest). See image/build-driftless.sh.
+image:
+	image/build-driftless.sh
+
+## image-push: build and push it: IMAGE=host:port/driftless:tag make image-push
+## (plain HTTP for a registry on loopback, TLS otherwise).
+image-push: image
+	@if [ -z "$(IMAGE)" ]; then echo "make image-push: set IMAGE=host:port/driftless:tag" >&2; exit 1; fi
+	image/push.sh .dev/image/driftless.oci.tar "$(IMAGE)"
+
+## hello-images: the hello-world app images, tags 1 and 2 (.dev/image/hello-world-*.oci.tar);
+## REGISTRY=host:port also pushes them as REGISTRY/hello-world:1 and :2.
+hello-images:
+	image/build-hello.sh $(REGISTRY)
+
 ## pause-image: the pod sandbox image the local node's containerd needs (.dev/image/pause.oci.tar).
 pause-image:
 	image/build-pause.sh

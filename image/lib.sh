@@ -46,3 +46,7 @@ install_debian_packages() {
 }
 
 say() { echo "image: $*" >&2; }
+
+# Compressed layers by content (see image/oci-assemble.sh): unchanged layers are not
+# compressed again.
+export OCI_LAYER_CACHE="${OCI_LAYER_CACHE:-$image_dir/cache/layers}"

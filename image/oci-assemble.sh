@@ -20,6 +20,9 @@
 #   --config  the OCI image config's "config" object (User, Entrypoint, Cmd, Env, ...).
 #   --label   added to config.Labels and to the manifest's annotations.
 #
+# OCI_LAYER_CACHE (a directory, optional) keeps compressed layers by the digest of
+# their uncompressed tar, so an unchanged layer is not compressed again.
+#
 # Prints the manifest digest (the image digest a registry reports) on stdout.
 set -euo pipefail
 
@@ -84,8 +87,18 @@ done | jq -s 'add // {}')
 diff_ids=() layer_descriptors=()
 for layer in "${layers[@]}"; do
   reproducible_tar "$layer" >"$work/layer.tar"
-  diff_ids+=("sha256:$(sha256 "$work/layer.tar")")
-  gzip -n -c "$work/layer.tar" >"$work/layer.tar.gz"
+  diff_id=$(sha256 "$work/layer.tar")
+  diff_ids+=("sha256:$diff_id")
+  cached="${OCI_LAYER_CACHE:-}/$diff_id.tar.gz"
+  if [[ -n "${OCI_LAYER_CACHE:-}" && -f "$cached" ]]; then
+    cp "$cached" "$work/layer.tar.gz"
+  else
+    gzip -n -c "$work/layer.tar" >"$work/layer.tar.gz"
+    if [[ -n "${OCI_LAYER_CACHE:-}" ]]; then
+      mkdir -p "$OCI_LAYER_CACHE"
+      cp "$work/layer.tar.gz" "$cached.tmp" && mv "$cached.tmp" "$cached"
+    fi
+  fi
   rm "$work/layer.tar"
   size=$(stat -c %s "$work/layer.tar.gz")
   digest=$(blob "$work/layer.tar.gz")
