@@ -11,7 +11,7 @@
 #     (image/build-hello.sh, tags 1 and 2) and pushes them to that registry;
 #  5. installs Driftless with `kubectl apply -k` (config/local-node, the pushed digest
 #     pinned) and waits for its rollout (the pod's readiness probe);
-#  6. pushes config/samples/hello-world-node to a git repository served by `git daemon`
+#  6. pushes config/samples/hello-world to a git repository served by `git daemon`
 #     on the node's address (pods reach it there), applies a GitRepository and a
 #     Kustomization (wait: true) for it;
 #  7. waits until http://<node InternalIP>:30001 answers "Hello World" and prints the
@@ -91,7 +91,7 @@ if [[ ! -d "$work/.git" ]]; then
   "${git_local[@]}" init --quiet "$work"
   git -C "$work" config user.name >/dev/null || git -C "$work" config user.name "Driftless walkthrough"
   git -C "$work" config user.email >/dev/null || git -C "$work" config user.email "walkthrough@driftless.invalid"
-  cp -R config/samples/hello-world-node/. "$work/"
+  cp -R config/samples/hello-world/. "$work/"
   git -C "$work" add --all
   git -C "$work" commit --quiet -m "hello-world: the walkthrough's app on NodePort 30001"
 fi

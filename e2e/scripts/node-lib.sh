@@ -272,12 +272,14 @@ podLogsDir: $state_dir/pod-logs
 oomScoreAdj: 0
 serializeImagePulls: false
 maxPods: 50
+# The disk is shared with builds and often above 90 % full: evict only when it is
+# really about to run out, and never garbage-collect images (100 disables it): the
+# pause image was imported, not pulled, and cannot come back by itself.
 evictionHard:
   memory.available: 100Mi
-  nodefs.available: 2%
-  imagefs.available: 2%
-imageGCHighThresholdPercent: 95
-imageGCLowThresholdPercent: 90
+  nodefs.available: 300Mi
+  imagefs.available: 300Mi
+imageGCHighThresholdPercent: 100
 KUBELET
 
   cat >"$state_dir/kube-proxy.yaml" <<PROXY
@@ -363,7 +365,11 @@ node_up() {
   start_node_process registry serve "$state_dir/registry.yaml"
   wait_node registry "$timeout" curl --noproxy "*" -fsS --max-time 2 "http://127.0.0.1:${registry_port}/v2/"
 
-  start_node_process containerd --config "$containerd_dir/config.toml"
+  # A dead proxy on loopback for every registry but loopback ones: an image that is not
+  # in the local registry fails to pull here, without a DNS lookup or a packet leaving.
+  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
+    http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 no_proxy=127.0.0.1,localhost \
+    start_node_process containerd --config "$containerd_dir/config.toml"
   wait_node containerd "$timeout" ctr --address "$containerd_sock" version
   if [[ ! -f "$pause_archive" ]]; then
     "$repo_root/image/build-pause.sh" "$pause_archive" >/dev/null
@@ -455,7 +461,7 @@ node_stop_containers() {
   # Shims of this containerd (started with -address <our socket>) and what they run.
   local proc cmdline
   for proc in /proc/[0-9]*; do
-    cmdline="$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null)" || continue
+    cmdline="$({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null)" || continue
     if [[ "$cmdline" == *containerd-shim*" -address $containerd_sock "* ]]; then
       kill -KILL "${proc#/proc/}" 2>/dev/null || true
     fi

@@ -69,7 +69,7 @@ async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
     let git = NodeGitServer::start(cluster.internal_ip()).expect("git daemon on the node");
     git.push_directory(
         "hello-world",
-        &repo_root().join("config/samples/hello-world-node"),
+        &repo_root().join("config/samples/hello-world"),
         "hello-world: the walkthrough's app on NodePort 30001",
     )
     .expect("push the hello-world sample");
