@@ -61,10 +61,11 @@ install_dir="$state_dir/install"
 mkdir -p "$install_dir"
 cat >"$install_dir/kustomization.yaml" <<KUSTOMIZATION
 # Written by scripts/run-node.sh: config/local-node with the image just pushed.
+# (kustomize takes only relative paths to other kustomizations.)
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-- $root/config/local-node
+- $(realpath --relative-to="$install_dir" "$root/config/local-node")
 images:
 - name: $registry/driftless
   digest: $digest

@@ -189,10 +189,16 @@ impl NodeCluster {
                 detail: format!("{digest:?} is not sha256:<64 hex digits>"),
             });
         }
-        let dir = tempfile::tempdir().map_err(Error::io("create", "a temporary directory"))?;
+        // kustomize takes only relative paths to other kustomizations: the overlay lives
+        // in .dev/<temporary>/, two levels below the repository root.
+        let dev = repo_root().join(".dev");
+        std::fs::create_dir_all(&dev).map_err(Error::io("create", &dev))?;
+        let dir = tempfile::Builder::new()
+            .prefix("node-install-")
+            .tempdir_in(&dev)
+            .map_err(Error::io("create a temporary directory in", &dev))?;
         let overlay = format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- {}\nimages:\n- name: {}/driftless\n  digest: {digest}\n",
-            repo_root().join("config/local-node").display(),
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/local-node\nimages:\n- name: {}/driftless\n  digest: {digest}\n",
             self.registry(),
         );
         let path = dir.path().join("kustomization.yaml");
