@@ -45,7 +45,7 @@ say "building the release binary (cargo build --release -p driftless, target dir
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo_root=/driftless --remap-path-prefix=$cargo_home=/cargo" \
   CARGO_TARGET_DIR="$cargo_target" \
-  nice -n 5 cargo build --release --locked -p driftless --bin driftless
+  nice -n 5 env -u SOURCE_DATE_EPOCH cargo build --release --locked -p driftless --bin driftless
 binary="$cargo_target/release/driftless"
 say "release binary ready after $((SECONDS - started)) s"
 

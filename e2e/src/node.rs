@@ -276,6 +276,15 @@ pub fn assert_local_route(address: IpAddr) -> Result<()> {
 fn run_image_script(script: &str, args: &[&str]) -> Result<String> {
     let mut command = Command::new(repo_root().join("image").join(script));
     command.args(args).current_dir(repo_root());
+    // `cargo test` sets CARGO_MANIFEST_DIR and friends; build scripts (ring's) track them,
+    // so the image's release build would rebuild from scratch under the test. Run it with
+    // the environment a shell has.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("CARGO") && name_text != "CARGO_HOME" {
+            command.env_remove(&name);
+        }
+    }
     run_to_completion(&mut command)
 }
 
