@@ -2,8 +2,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
+# NODE=1 (cluster-up, run, controlplane, deps): a cluster with a real node (e2e/README.md, "Node").
+NODE ?= 0
+export NODE
 
 .PHONY: build run test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
+.PHONY: image image-push pause-image hello-images
+.PHONY: node-binaries node-test-deps
 
 ## build: compile the workspace (debug) and the driftless binary.
 build:
@@ -34,12 +39,19 @@ deps:
 controlplane:
 	e2e/scripts/build-controlplane.sh
 
+## node-binaries: kubelet, kube-proxy, kube-scheduler, kube-controller-manager, kubectl into e2e/bin (cached).
+node-binaries:
+	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
+
 ## cluster-up / cluster-down: a local kube-apiserver + etcd on loopback; kubeconfig in .dev/kubeconfig.
+## cluster-up NODE=1: a separate cluster with a real node (containerd, kubelet, kube-proxy, pods on a
+## local bridge); kubeconfig in .dev/node-kubeconfig. cluster-down stops both and cleans up.
 cluster-up: controlplane
 	e2e/scripts/cluster-up.sh
 
 cluster-down:
-	e2e/scripts/cluster-down.sh
+	NODE=0 e2e/scripts/cluster-down.sh
+	NODE=1 e2e/scripts/cluster-down.sh
 	@if [ -f .dev/git-daemon.pid ]; then kill "$$(cat .dev/git-daemon.pid)" 2>/dev/null || true; rm -f .dev/git-daemon.pid; fi
 
 ## unit: tests that need no server (pure logic, golden kustomize corpus, generated CRDs).
@@ -52,11 +64,43 @@ e2e: deps controlplane
 
 ## test: everything CI runs: lint, then unit, golden, integration and end-to-end tests in one
 ## cargo invocation (one feature resolution, one build).
-test: lint deps controlplane
+test: lint deps controlplane node-test-deps
 	$(CARGO) test --workspace
+
+## node-test-deps: what the node tests (e2e/tests/node_*.rs) need: Debian's containerd, runc, CNI
+## plugins, iptables, conntrack; kubelet, kube-proxy, kube-scheduler, kube-controller-manager and
+## kubectl; the Driftless and hello-world images (all cached; the tests push them to the node's
+## registry). DRIFTLESS_E2E_NODE=0 skips this and the node tests.
+node-test-deps:
+ifneq ($(DRIFTLESS_E2E_NODE),0)
+	NODE=1 e2e/scripts/install-deps.sh
+	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
+	image/build-driftless.sh >/dev/null
+	image/build-hello.sh >/dev/null
+endif
 
 ## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.
 bench:
 	$(CARGO) bench -p driftless-kustomize --bench large_tree
 	$(CARGO) bench -p driftless-source --bench fetch
 	$(CARGO) bench -p driftless-image-controller --bench policy
+
+## image: the Driftless container image, a reproducible OCI archive built without a daemon
+## (.dev/image/driftless.oci.tar; prints its digest). See image/build-driftless.sh.
+image:
+	image/build-driftless.sh
+
+## image-push: build and push it: IMAGE=host:port/driftless:tag make image-push
+## (plain HTTP for a registry on loopback, TLS otherwise).
+image-push: image
+	@if [ -z "$(IMAGE)" ]; then echo "make image-push: set IMAGE=host:port/driftless:tag" >&2; exit 1; fi
+	image/push.sh .dev/image/driftless.oci.tar "$(IMAGE)"
+
+## hello-images: the hello-world app images, tags 1 and 2 (.dev/image/hello-world-*.oci.tar);
+## REGISTRY=host:port also pushes them as REGISTRY/hello-world:1 and :2.
+hello-images:
+	image/build-hello.sh $(REGISTRY)
+
+## pause-image: the pod sandbox image the local node's containerd needs (.dev/image/pause.oci.tar).
+pause-image:
+	image/build-pause.sh
