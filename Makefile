@@ -2,9 +2,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
+# NODE=1 (cluster-up, run, controlplane, deps): a cluster with a real node (e2e/README.md, "Node").
+NODE ?= 0
+export NODE
 
 .PHONY: build run test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
 .PHONY: image image-push pause-image hello-images
+.PHONY: node-binaries node-test-deps
 
 ## build: compile the workspace (debug) and the driftless binary.
 build:
@@ -35,12 +39,19 @@ deps:
 controlplane:
 	e2e/scripts/build-controlplane.sh
 
+## node-binaries: kubelet, kube-proxy, kube-scheduler, kube-controller-manager, kubectl into e2e/bin (cached).
+node-binaries:
+	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
+
 ## cluster-up / cluster-down: a local kube-apiserver + etcd on loopback; kubeconfig in .dev/kubeconfig.
+## cluster-up NODE=1: a separate cluster with a real node (containerd, kubelet, kube-proxy, pods on a
+## local bridge); kubeconfig in .dev/node-kubeconfig. cluster-down stops both and cleans up.
 cluster-up: controlplane
 	e2e/scripts/cluster-up.sh
 
 cluster-down:
-	e2e/scripts/cluster-down.sh
+	NODE=0 e2e/scripts/cluster-down.sh
+	NODE=1 e2e/scripts/cluster-down.sh
 	@if [ -f .dev/git-daemon.pid ]; then kill "$$(cat .dev/git-daemon.pid)" 2>/dev/null || true; rm -f .dev/git-daemon.pid; fi
 
 ## unit: tests that need no server (pure logic, golden kustomize corpus, generated CRDs).
@@ -53,8 +64,17 @@ e2e: deps controlplane
 
 ## test: everything CI runs: lint, then unit, golden, integration and end-to-end tests in one
 ## cargo invocation (one feature resolution, one build).
-test: lint deps controlplane
+test: lint deps controlplane node-test-deps
 	$(CARGO) test --workspace
+
+## node-test-deps: what the node tests (e2e/tests/node_*.rs) need: Debian's containerd, runc, CNI
+## plugins, iptables, conntrack; kubelet, kube-proxy, kube-scheduler, kube-controller-manager and
+## kubectl (cached). DRIFTLESS_E2E_NODE=0 skips this and the node tests.
+node-test-deps:
+ifneq ($(DRIFTLESS_E2E_NODE),0)
+	NODE=1 e2e/scripts/install-deps.sh
+	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
+endif
 
 ## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.
 bench:

@@ -21,6 +21,11 @@
 #   DRIFTLESS_RUN_NO_EXEC=1  prepare everything and print the command instead of running it
 set -euo pipefail
 
+# `make run NODE=1`: Driftless in-cluster on a real node instead (scripts/run-node.sh).
+if [[ "${NODE:-0}" == 1 ]]; then
+  exec "$(dirname "${BASH_SOURCE[0]}")/run-node.sh"
+fi
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dev="$root/.dev"
 metrics_addr="${METRICS_ADDR:-127.0.0.1:8080}"

@@ -12,6 +12,11 @@
 #   DRIFTLESS_ETCD_PEER_PORT  peer port for etcd (default: a free one)
 # (Ports apply to a fresh start; a healthy running plane is reused as it is.)
 #   DRIFTLESS_READY_TIMEOUT   seconds to wait for /readyz (default: 120)
+#
+# NODE=1 starts a separate cluster with a node instead (state in .dev/node,
+# kubeconfig .dev/node-kubeconfig): kube-apiserver on the node's bridge address
+# (default port 6443), then kube-controller-manager, kube-scheduler, containerd,
+# kubelet and kube-proxy (node-lib.sh); it returns once the node is Ready.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/controlplane-lib.sh"
 
@@ -26,6 +31,10 @@ done
 for binary in kube-apiserver etcd; do
   [[ -x "$bin_dir/$binary" ]] || fail "$bin_dir/$binary is missing; run e2e/scripts/build-controlplane.sh"
 done
+if [[ "${NODE:-0}" == 1 ]]; then
+  node_check_prerequisites
+  : "${DRIFTLESS_APISERVER_PORT:=6443}"
+fi
 
 take_lock
 
@@ -37,14 +46,17 @@ admin_curl() {
 
 plane_is_healthy() {
   [[ -f "$state_file" && -f "$kubeconfig" ]] || return 1
-  local APISERVER_PID="" ETCD_PID="" APISERVER_PORT=""
+  local APISERVER_PID="" ETCD_PID="" APISERVER_PORT="" APISERVER_HOST=127.0.0.1
   # shellcheck disable=SC1090
   source "$state_file"
   runs_binary "$ETCD_PID" "$bin_dir/etcd" || return 1
   runs_binary "$APISERVER_PID" "$bin_dir/kube-apiserver" || return 1
   # Rebuilt binaries since the start: restart on the new ones.
   [[ "$bin_dir/kube-apiserver" -nt "$state_file" || "$bin_dir/etcd" -nt "$state_file" ]] && return 1
-  [[ "$(admin_curl "https://127.0.0.1:${APISERVER_PORT}/readyz" 2>/dev/null)" == ok ]]
+  [[ "$(admin_curl "https://${APISERVER_HOST}:${APISERVER_PORT}/readyz" 2>/dev/null)" == ok ]] || return 1
+  if [[ "${NODE:-0}" == 1 ]]; then
+    node_is_healthy || return 1
+  fi
 }
 
 if plane_is_healthy; then
@@ -90,6 +102,10 @@ choose_port DRIFTLESS_APISERVER_PORT >"$dev_dir/.port" && APISERVER_PORT="$(<"$d
 rm -f "$dev_dir/.port"
 
 started=$SECONDS
+APISERVER_HOST="$apiserver_host"
+if [[ "${NODE:-0}" == 1 ]]; then
+  node_network_up
+fi
 
 # --- certificates ------------------------------------------------------------
 pki="$state_dir/pki"
@@ -116,6 +132,12 @@ sign_cert() {
   rm -f "$pki/$name.csr" "$pki/$name.ext"
 }
 
+# With a node, pods reach the server on the node's address and as the kubernetes Service.
+apiserver_sans="IP:127.0.0.1,DNS:localhost"
+if [[ "${NODE:-0}" == 1 ]]; then
+  apiserver_sans+=",IP:${node_ip},IP:${kubernetes_service_ip},DNS:kubernetes,DNS:kubernetes.default"
+  apiserver_sans+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+fi
 new_key "$pki/ca.key"
 openssl_quiet req -x509 -new -key "$pki/ca.key" -subj "/CN=driftless-e2e-ca" -days 365 -sha256 \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -123,7 +145,7 @@ openssl_quiet req -x509 -new -key "$pki/ca.key" -subj "/CN=driftless-e2e-ca" -da
 sign_cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,DNS:localhost"
+subjectAltName=${apiserver_sans}"
 sign_cert admin "/O=system:masters/CN=driftless-e2e-admin" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
@@ -178,28 +200,50 @@ start_detached etcd \
   --log-level=warn
 wait_until etcd "$ready_timeout" curl --noproxy "*" -fsS --max-time 2 "http://127.0.0.1:${ETCD_PORT}/health"
 
+# Without a node: loopback only, no endpoint reconciler, no ServiceAccount admission
+# (nothing would create the tokens). With a node: on the bridge address pods reach,
+# the kubernetes Service's endpoint is that address, kubelets authorized as nodes.
+if [[ "${NODE:-0}" == 1 ]]; then
+  sign_cert kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  plane_flags=(
+    --bind-address="$node_ip"
+    --advertise-address="$node_ip"
+    --authorization-mode=Node,RBAC
+    --enable-admission-plugins=NodeRestriction
+    --kubelet-client-certificate="$pki/kubelet-client.crt"
+    --kubelet-client-key="$pki/kubelet-client.key"
+    --kubelet-preferred-address-types=InternalIP
+    --service-cluster-ip-range="$service_cidr"
+  )
+else
+  plane_flags=(
+    --bind-address=127.0.0.1
+    --advertise-address=127.0.0.1
+    --endpoint-reconciler-type=none
+    --authorization-mode=RBAC
+    --service-cluster-ip-range=10.96.0.0/16
+    --disable-admission-plugins=ServiceAccount
+  )
+fi
 start_detached kube-apiserver \
   --etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
-  --bind-address=127.0.0.1 \
-  --advertise-address=127.0.0.1 \
-  --endpoint-reconciler-type=none \
+  "${plane_flags[@]}" \
   --secure-port="${APISERVER_PORT}" \
   --cert-dir="$pki" \
   --tls-cert-file="$pki/apiserver.crt" \
   --tls-private-key-file="$pki/apiserver.key" \
   --client-ca-file="$pki/ca.crt" \
-  --authorization-mode=RBAC \
-  --service-account-issuer="https://127.0.0.1:${APISERVER_PORT}" \
+  --service-account-issuer="https://${APISERVER_HOST}:${APISERVER_PORT}" \
   --service-account-key-file="$pki/service-account.pub" \
   --service-account-signing-key-file="$pki/service-account.key" \
-  --service-cluster-ip-range=10.96.0.0/16 \
   --allow-privileged=true \
-  --disable-admission-plugins=ServiceAccount \
   --profiling=false \
   --v=1
 wait_until kube-apiserver "$ready_timeout" \
   bash -c '[[ "$(curl --noproxy "*" -fsS --max-time 5 --cacert "$1/ca.crt" --cert "$1/admin.crt" --key "$1/admin.key" "$2")" == ok ]]' \
-  _ "$pki" "https://127.0.0.1:${APISERVER_PORT}/readyz"
+  _ "$pki" "https://${APISERVER_HOST}:${APISERVER_PORT}/readyz"
 
 # --- kubeconfig and state ----------------------------------------------------
 b64() { base64 -w0 <"$1"; }
@@ -210,7 +254,7 @@ kind: Config
 clusters:
 - name: driftless-e2e
   cluster:
-    server: https://127.0.0.1:${APISERVER_PORT}
+    server: https://${APISERVER_HOST}:${APISERVER_PORT}
     certificate-authority-data: $(b64 "$pki/ca.crt")
 users:
 - name: driftless-e2e-admin
@@ -232,7 +276,13 @@ ETCD_PID=$(cat "$state_dir/etcd.pid")
 ETCD_PORT=$ETCD_PORT
 APISERVER_PID=$(cat "$state_dir/kube-apiserver.pid")
 APISERVER_PORT=$APISERVER_PORT
+APISERVER_HOST=$APISERVER_HOST
 STATE
 
-echo "cluster-up.sh: kube-apiserver ready on https://127.0.0.1:${APISERVER_PORT} in $((SECONDS - started))s" >&2
+if [[ "${NODE:-0}" == 1 ]]; then
+  node_up "$ready_timeout"
+  echo "cluster-up.sh: node $node_name Ready (InternalIP $node_ip, pods $pod_cidr on $node_bridge, Services $service_cidr, registry 127.0.0.1:$registry_port)" >&2
+fi
+
+echo "cluster-up.sh: kube-apiserver ready on https://${APISERVER_HOST}:${APISERVER_PORT} in $((SECONDS - started))s" >&2
 echo "$kubeconfig"

@@ -9,6 +9,19 @@ state_dir="$dev_dir/controlplane"
 state_file="$state_dir/state.env"
 kubeconfig="$dev_dir/kubeconfig"
 lock_file="$dev_dir/controlplane.lock"
+apiserver_host=127.0.0.1
+
+# NODE=1: a separate cluster with a node (node-lib.sh), so that the tests written for
+# the node-less plane never meet a controller manager or a kubelet.
+if [[ "${NODE:-0}" == 1 ]]; then
+  state_dir="$dev_dir/node"
+  state_file="$state_dir/state.env"
+  kubeconfig="$dev_dir/node-kubeconfig"
+  lock_file="$dev_dir/node.lock"
+  # shellcheck source=node-lib.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/node-lib.sh"
+  apiserver_host="$node_ip"
+fi
 
 # Serializes cluster-up/cluster-down across concurrent callers (test binaries
 # run in parallel). The lock is held on fd 9 until the script exits.
@@ -47,6 +60,9 @@ stop_process() {
 
 # Stops whatever a previous cluster-up recorded in $state_file and removes the state.
 stop_recorded_plane() {
+  if [[ "${NODE:-0}" == 1 ]]; then
+    node_down
+  fi
   if [[ -f "$state_file" ]]; then
     local APISERVER_PID="" ETCD_PID=""
     # shellcheck disable=SC1090

@@ -7,9 +7,20 @@
 #   docker-registry  the OCI distribution registry ("registry" binary)
 #   openssl        CA, serving and client certificates; password hashes
 #   curl           readiness probes in cluster-up.sh
+#
+# NODE=1 adds what the local node needs (cluster-up.sh with NODE=1, node-lib.sh):
+#   containerd, runc                 the container runtime (CRI plugin) and OCI runtime
+#   containernetworking-plugins      CNI bridge, host-local, loopback, portmap (/usr/lib/cni)
+#   iptables, conntrack              kube-proxy's iptables mode and its conntrack cleanup
+#   iproute2                         the pod bridge, route checks
+#   jq                               JSON from ctr and the API in the scripts
+#   gcc, libc6-dev                   the static pause binary (image/build-pause.sh)
 set -euo pipefail
 
 packages=(git lighttpd docker-registry openssl curl ca-certificates)
+if [[ "${NODE:-0}" == 1 ]]; then
+  packages+=(containerd runc containernetworking-plugins iptables conntrack iproute2 jq gcc libc6-dev)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -31,8 +42,8 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo_cmd=(sudo)
 fi
 
-# Keep the packages' own services (lighttpd on :80, the registry on :5000) from
-# being started by their maintainer scripts: tests start their own instances.
+# Keep the packages' own services (lighttpd on :80, the registry on :5000, containerd)
+# from being started by their maintainer scripts: tests start their own instances.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [[ ! -e "$policy" ]]; then

@@ -86,6 +86,14 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// An HTTP request to a server under test (a NodePort, a pod) failed.
+    #[error("GET {url}: {detail}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 /// Result with this crate's [`Error`].

@@ -11,6 +11,9 @@
 //! - [`TestNamespace`]: a fresh namespace per test, deleted on drop.
 //! - [`mark_deployment_available`]: writes a Deployment's status the way a
 //!   controller manager would, since none runs here.
+//! - [`NodeCluster`]: a separate cluster with a real node (`NODE=1 cluster-up.sh`):
+//!   containerd, kubelet, kube-proxy, pods on a local bridge; with
+//!   [`NodeGitServer`] (git for pods) and the image build/push helpers.
 
 mod control_plane;
 mod crd_manifests;
@@ -18,6 +21,7 @@ mod deployment_status;
 mod driftless;
 mod error;
 mod git_server;
+mod node;
 mod paths;
 mod poll;
 mod process;
@@ -31,6 +35,10 @@ pub use deployment_status::mark_deployment_available;
 pub use driftless::{Driftless, driftless_binary};
 pub use error::{Error, Result};
 pub use git_server::GitServer;
+pub use node::{
+    NODE_TESTS_VARIABLE, NodeCluster, NodeGitServer, NodeLease, assert_local_route,
+    build_and_push_driftless_image, build_and_push_hello_images, http_get,
+};
 pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;
 pub use registry::Registry;
