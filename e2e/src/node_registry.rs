@@ -39,7 +39,10 @@ impl NodeRegistry {
         let dir = tempfile::Builder::new()
             .prefix("driftless-node-registry-")
             .tempdir()
-            .map_err(Error::io("create a temporary directory in", std::env::temp_dir()))?;
+            .map_err(Error::io(
+                "create a temporary directory in",
+                std::env::temp_dir(),
+            ))?;
         let port = free_port_on(address)?;
         let socket = SocketAddr::from((address, port));
         let config_path = dir.path().join("config.yml");
