@@ -69,11 +69,14 @@ test: lint deps controlplane node-test-deps
 
 ## node-test-deps: what the node tests (e2e/tests/node_*.rs) need: Debian's containerd, runc, CNI
 ## plugins, iptables, conntrack; kubelet, kube-proxy, kube-scheduler, kube-controller-manager and
-## kubectl (cached). DRIFTLESS_E2E_NODE=0 skips this and the node tests.
+## kubectl; the Driftless and hello-world images (all cached; the tests push them to the node's
+## registry). DRIFTLESS_E2E_NODE=0 skips this and the node tests.
 node-test-deps:
 ifneq ($(DRIFTLESS_E2E_NODE),0)
 	NODE=1 e2e/scripts/install-deps.sh
 	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
+	image/build-driftless.sh >/dev/null
+	image/build-hello.sh >/dev/null
 endif
 
 ## bench: hot-path benchmarks, each printed beside its peer (kubectl, git) measured in the same run.

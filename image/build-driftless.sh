@@ -43,11 +43,11 @@ started=$SECONDS
 # --- 1. the release binary ------------------------------------------------------------
 say "building the release binary (cargo build --release -p driftless, target dir $cargo_target)"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-# SOURCE_DATE_EPOCH is fixed for cargo: build scripts (ring's, through cc) rerun when it
-# changes, and the commit time would rebuild most of the tree at every commit.
+# No SOURCE_DATE_EPOCH for cargo: build scripts (psm's and ring's, through cc) rerun when
+# it changes, and the commit time would rebuild most of the tree at every commit.
 RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo_root=/driftless --remap-path-prefix=$cargo_home=/cargo" \
-  SOURCE_DATE_EPOCH="$debian_epoch" CARGO_TARGET_DIR="$cargo_target" \
-  nice -n 5 cargo build --release --locked -p driftless --bin driftless
+  CARGO_TARGET_DIR="$cargo_target" \
+  nice -n 5 env -u SOURCE_DATE_EPOCH cargo build --release --locked -p driftless --bin driftless
 binary="$cargo_target/release/driftless"
 say "release binary ready after $((SECONDS - started)) s"
 

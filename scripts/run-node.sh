@@ -53,8 +53,18 @@ say "building the Driftless image (first time: a release build and a Debian root
 image/build-driftless.sh >/dev/null
 digest="$(image/push.sh "$dev_dir/image/driftless.oci.tar" "$registry/driftless:dev" 2>/dev/null | tail -n1)"
 [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "pushing the Driftless image to $registry gave no digest ('$digest')"
-say "building the hello-world app images (tags 1 and 2) and pushing them to $registry"
-image/build-hello.sh "$registry" >/dev/null
+# The app images change only with config/samples/hello-world-app: built when missing
+# (`make hello-images` rebuilds them), pushed every time (a no-op when the registry has them).
+if [[ -f "$dev_dir/image/hello-world-1.oci.tar" && -f "$dev_dir/image/hello-world-2.oci.tar" ]]; then
+  say "pushing the hello-world app images (tags 1 and 2) to $registry"
+  for tag in 1 2; do
+    image/push.sh "$dev_dir/image/hello-world-$tag.oci.tar" "$registry/hello-world:$tag" >/dev/null 2>&1 ||
+      fail "pushing hello-world:$tag to $registry failed"
+  done
+else
+  say "building the hello-world app images (tags 1 and 2) and pushing them to $registry"
+  image/build-hello.sh "$registry" >/dev/null
+fi
 
 # --- 5. Driftless in the cluster ----------------------------------------------------
 install_dir="$state_dir/install"

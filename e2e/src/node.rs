@@ -276,6 +276,15 @@ pub fn assert_local_route(address: IpAddr) -> Result<()> {
 fn run_image_script(script: &str, args: &[&str]) -> Result<String> {
     let mut command = Command::new(repo_root().join("image").join(script));
     command.args(args).current_dir(repo_root());
+    // `cargo test` sets CARGO_MANIFEST_DIR and friends; build scripts (ring's) track them,
+    // so the image's release build would rebuild from scratch under the test. Run it with
+    // the environment a shell has.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("CARGO") && name_text != "CARGO_HOME" {
+            command.env_remove(&name);
+        }
+    }
     run_to_completion(&mut command)
 }
 
@@ -307,17 +316,31 @@ pub async fn build_and_push_driftless_image(registry: &str) -> Result<String> {
     })?
 }
 
-/// Builds the hello-world app images (`image/build-hello.sh`, tags 1 and 2) and pushes
-/// them to `registry` as `hello-world:1` and `hello-world:2`.
+/// Pushes the hello-world app images to `registry` as `hello-world:1` and `hello-world:2`,
+/// building them first (`image/build-hello.sh`) when `.dev/image` does not hold them yet
+/// (`make hello-images` rebuilds them; they change only with the app).
 pub async fn build_and_push_hello_images(registry: &str) -> Result<()> {
     let registry = registry.to_owned();
-    tokio::task::spawn_blocking(move || run_image_script("build-hello.sh", &[&registry]).map(drop))
-        .await
-        .map_err(|join| Error::Command {
-            command: String::from("image/build-hello.sh"),
-            status: String::from("panicked"),
-            output: join.to_string(),
-        })?
+    tokio::task::spawn_blocking(move || {
+        let archive = |tag: &str| repo_root().join(format!(".dev/image/hello-world-{tag}.oci.tar"));
+        if !(archive("1").is_file() && archive("2").is_file()) {
+            return run_image_script("build-hello.sh", &[&registry]).map(drop);
+        }
+        for tag in ["1", "2"] {
+            let path = archive(tag).display().to_string();
+            run_image_script(
+                "push.sh",
+                &[&path, &format!("{registry}/hello-world:{tag}")],
+            )?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|join| Error::Command {
+        command: String::from("image/build-hello.sh"),
+        status: String::from("panicked"),
+        output: join.to_string(),
+    })?
 }
 
 /// `git daemon` on the node's address, where pods reach it (read and push, no auth),
