@@ -43,6 +43,8 @@ started=$SECONDS
 # --- 1. the release binary ------------------------------------------------------------
 say "building the release binary (cargo build --release -p driftless, target dir $cargo_target)"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+# No SOURCE_DATE_EPOCH for cargo: build scripts (psm's and ring's, through cc) rerun when
+# it changes, and the commit time would rebuild most of the tree at every commit.
 RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo_root=/driftless --remap-path-prefix=$cargo_home=/cargo" \
   CARGO_TARGET_DIR="$cargo_target" \
   nice -n 5 env -u SOURCE_DATE_EPOCH cargo build --release --locked -p driftless --bin driftless
@@ -51,9 +53,6 @@ say "release binary ready after $((SECONDS - started)) s"
 
 # --- 2. the Debian layer (cached by its recipe; the packages decide its bytes) ----------
 packages=(git openssh-client ca-certificates)
-recipe=$(printf '%s\n' "bookworm" "$mirror" "${packages[@]}" "$SOURCE_DATE_EPOCH" \
-  "$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)" | sha256sum | cut -c1-16)
-rootfs_cache="$image_dir/cache/rootfs-$recipe"
 deb_cache="$image_dir/cache/debs"
 mkdir -p "$deb_cache"
 
@@ -76,7 +75,7 @@ make_rootfs() {
     rm -rf "$1/var/cache/debconf/"*-old "$1/var/lib/dpkg/"*-old "$1/var/log/"*
     : >"$1/etc/machine-id"'
   rm -rf "$dest"
-  SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" nice -n 5 mmdebstrap --quiet --mode=root \
+  SOURCE_DATE_EPOCH="$debian_epoch" nice -n 5 mmdebstrap --quiet --mode=root \
     --variant=essential --include="$(IFS=,; echo "${packages[*]}")" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
@@ -98,6 +97,10 @@ make_rootfs() {
   find "$deb_cache" -mindepth 1 ! -name '*.deb' -exec rm -rf {} + 2>/dev/null || true
 }
 
+# The recipe: what decides the root filesystem's contents (not the commit).
+recipe=$(printf '%s\n' "bookworm" "$mirror" "${packages[@]}" "$debian_epoch" "$(declare -f make_rootfs)" |
+  sha256sum | cut -c1-16)
+rootfs_cache="$image_dir/cache/rootfs-$recipe"
 if [[ -n "${IMAGE_REBUILD_ROOTFS:-}" || ! -d "$rootfs_cache" ]]; then
   say "making the Debian root filesystem with mmdebstrap (bookworm, ${packages[*]})"
   make_rootfs "$rootfs_cache.tmp"
@@ -148,7 +151,7 @@ digest=$("$repo_root/image/oci-assemble.sh" --out "$out" --name "$name" --config
   --label "org.opencontainers.image.revision=$revision" \
   --label "org.opencontainers.image.source=https://github.com/driftless-dev/driftless" \
   --label "org.opencontainers.image.licenses=Apache-2.0" \
-  "$rootfs_cache" "$work/bin")
+  "$rootfs_cache@$debian_epoch" "$work/bin")
 size=$(stat -c %s "$out")
 say "wrote $out ($name, $((size / 1024 / 1024)) MiB compressed) in $((SECONDS - started)) s"
 echo "$digest"

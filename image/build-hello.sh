@@ -31,14 +31,14 @@ for tag in "${tags[@]}"; do
 done
 
 # --- the nodejs root filesystem (cached by its recipe) ----------------------------------
-recipe=$(printf '%s\n' "bookworm" "$mirror" nodejs "$SOURCE_DATE_EPOCH" \
+recipe=$(printf '%s\n' "bookworm" "$mirror" nodejs "$debian_epoch" \
   "$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)" | sha256sum | cut -c1-16)
 rootfs="$image_dir/cache/hello-rootfs-$recipe"
 if [[ ! -d "$rootfs" ]]; then
   say "unpacking Debian's nodejs into a root filesystem (mmdebstrap --variant=extract)"
   rm -rf "$rootfs.tmp"
   mkdir -p "$image_dir/cache"
-  SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" nice -n 5 mmdebstrap --quiet --mode=root \
+  SOURCE_DATE_EPOCH="$debian_epoch" nice -n 5 mmdebstrap --quiet --mode=root \
     --variant=extract --include=nodejs \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
@@ -93,7 +93,7 @@ for tag in "${tags[@]}"; do
     --label "org.opencontainers.image.title=hello-world" \
     --label "org.opencontainers.image.version=$tag" \
     --label "org.opencontainers.image.revision=$revision" \
-    "$rootfs" "$work/app")
+    "$rootfs@$debian_epoch" "$work/app")
   say "wrote $out ($(($(stat -c %s "$out") / 1024 / 1024)) MiB, $digest)"
   if [[ -n "$registry" ]]; then
     "$repo_root/image/push.sh" "$out" "$registry/hello-world:$tag" >/dev/null

@@ -50,3 +50,8 @@ say() { echo "image: $*" >&2; }
 # Compressed layers by content (see image/oci-assemble.sh): unchanged layers are not
 # compressed again.
 export OCI_LAYER_CACHE="${OCI_LAYER_CACHE:-$image_dir/cache/layers}"
+
+# The time stamped on Debian base layers (bookworm's release, 2023-06-10) instead of the
+# commit time: the base layer then depends only on the Debian packages in it, and stays
+# byte-identical across commits.
+export debian_epoch=1686355200

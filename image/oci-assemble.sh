@@ -11,8 +11,11 @@
 #
 # Usage:
 #   image/oci-assemble.sh --out FILE.oci.tar --name REPO:TAG --config JSON \
-#       [--label KEY=VALUE]... LAYER_DIR...
+#       [--label KEY=VALUE]... LAYER_DIR[@EPOCH]...
 #
+#   LAYER_DIR@EPOCH  tars that layer with mtime EPOCH instead of SOURCE_DATE_EPOCH: a base
+#             layer stamped with a fixed time stays byte-identical across commits, so
+#             registries and nodes keep it when only the layers above it change.
 #   --name    the image name recorded in the archive's index: the part after the
 #             last ':' becomes org.opencontainers.image.ref.name (what skopeo selects
 #             with oci-archive:FILE:TAG), the whole name io.containerd.image.name
@@ -47,8 +50,14 @@ done
 [[ -n "${SOURCE_DATE_EPOCH:-}" && "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] ||
   die "SOURCE_DATE_EPOCH must be set to a Unix time"
 jq -e 'type == "object"' <<<"$config" >/dev/null || die "--config must be a JSON object"
+layer_epoch() { # LAYER_DIR[@EPOCH] -> EPOCH (default SOURCE_DATE_EPOCH)
+  if [[ "$1" =~ @([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo "$SOURCE_DATE_EPOCH"; fi
+}
+layer_dir() { # LAYER_DIR[@EPOCH] -> LAYER_DIR
+  if [[ "$1" =~ @[0-9]+$ ]]; then echo "${1%@*}"; else echo "$1"; fi
+}
 for layer in "${layers[@]}"; do
-  [[ -d "$layer" ]] || die "layer directory $layer does not exist"
+  [[ -d "$(layer_dir "$layer")" ]] || die "layer directory $(layer_dir "$layer") does not exist"
 done
 
 export LC_ALL=C TZ=UTC
@@ -63,11 +72,11 @@ mkdir -p "$layout/blobs/sha256"
 
 # Deterministic tar of a directory's contents, entry names relative to it.
 reproducible_tar() {
-  local dir="$1"
+  local dir="$1" mtime="$2"
   (cd "$dir" && find . -mindepth 1 -printf '%P\n' | sort) >"$work/list"
   tar -C "$dir" --create --file=- --no-recursion --verbatim-files-from --files-from="$work/list" \
     --format=posix --pax-option='exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime' \
-    --mtime="@$epoch" --numeric-owner --sort=none
+    --mtime="@$mtime" --numeric-owner --sort=none
 }
 
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
@@ -86,7 +95,7 @@ done | jq -s 'add // {}')
 
 diff_ids=() layer_descriptors=()
 for layer in "${layers[@]}"; do
-  reproducible_tar "$layer" >"$work/layer.tar"
+  reproducible_tar "$(layer_dir "$layer")" "$(layer_epoch "$layer")" >"$work/layer.tar"
   diff_id=$(sha256 "$work/layer.tar")
   diff_ids+=("sha256:$diff_id")
   cached="${OCI_LAYER_CACHE:-}/$diff_id.tar.gz"

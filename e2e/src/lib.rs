@@ -13,7 +13,8 @@
 //!   controller manager would, since none runs here.
 //! - [`NodeCluster`]: a separate cluster with a real node (`NODE=1 cluster-up.sh`):
 //!   containerd, kubelet, kube-proxy, pods on a local bridge; with
-//!   [`NodeGitServer`] (git for pods) and the image build/push helpers.
+//!   [`NodeGitServer`] (git for pods) and the image build/push helpers; [`NodeRegistry`]
+//!   (a registry both pods and the node's containerd use, for image automation).
 
 mod control_plane;
 mod crd_manifests;
@@ -22,6 +23,7 @@ mod driftless;
 mod error;
 mod git_server;
 mod node;
+mod node_registry;
 mod paths;
 mod poll;
 mod process;
@@ -40,6 +42,7 @@ pub use node::{
     NODE_TESTS_VARIABLE, NodeCluster, NodeGitServer, NodeLease, assert_local_route,
     build_and_push_driftless_image, build_and_push_hello_images, http_get,
 };
+pub use node_registry::{NodeRegistry, build_hello_archives};
 pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;
 pub use registry::Registry;
