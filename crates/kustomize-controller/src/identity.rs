@@ -53,10 +53,7 @@ pub fn identity_of(ks: &Kustomization, tenancy: &TenancyOptions) -> Result<Ident
     {
         return Ok(account(name));
     }
-    if tenancy
-        .apply_as_controller_namespaces
-        .iter()
-        .any(|ns| *ns == namespace)
+    if tenancy.apply_as_controller_namespaces.contains(&namespace)
         || tenancy.insecure_apply_as_controller
     {
         return Ok(Identity::Controller);

@@ -96,15 +96,14 @@ pub fn backoff_key<K: Resource<DynamicType = ()>>(obj: &K) -> String {
 fn retry_delay(key: &str, retry: Retry) -> Duration {
     let table = backoffs();
     let schedule = table.schedule();
-    let delay = match retry {
+    match retry {
         Retry::Backoff => table.fail(key),
         Retry::BackoffAtMost(limit) => {
             let (nominal, _) = table.fail_at(key, Instant::now());
             schedule.jittered(nominal.min(limit), random_unit())
         }
         Retry::Fixed(delay) => schedule.jittered(delay, random_unit()),
-    };
-    delay
+    }
 }
 
 /// Reconciles `obj` of `kind`: inside a span carrying kind, namespace, name (and the
