@@ -135,7 +135,7 @@ fi
 url="git://$node_ip:$(<"$port_file")/hello-world.git"
 
 say "syncing $url (GitRepository and Kustomization hello-world in driftless-system)"
-"${kube[@]}" apply --server-side --field-manager=driftless-run -f - >/dev/null <<SYNC
+"${kube[@]}" apply --server-side --force-conflicts --field-manager=driftless-run -f - >/dev/null <<SYNC
 apiVersion: source.driftless.dev/v1
 kind: GitRepository
 metadata:

@@ -60,6 +60,9 @@ plane_is_healthy() {
 }
 
 if plane_is_healthy; then
+  if [[ "${NODE:-0}" == 1 ]]; then
+    node_import_pause_image
+  fi
   echo "$kubeconfig"
   exit 0
 fi

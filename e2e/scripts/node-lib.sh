@@ -272,13 +272,16 @@ podLogsDir: $state_dir/pod-logs
 oomScoreAdj: 0
 serializeImagePulls: false
 maxPods: 50
-# The disk is shared with builds and often above 90 % full: evict only when it is
-# really about to run out, and never garbage-collect images (100 disables it): the
-# pause image was imported, not pulled, and cannot come back by itself.
+# The disk is shared with builds and sometimes nearly full: no disk eviction (0%
+# disables a signal; under DiskPressure the kubelet also deletes unused images) and no
+# image garbage collection (100 disables it): the pause image was imported, not pulled,
+# and cannot come back by itself. cluster-up re-imports it if it went missing anyway.
 evictionHard:
   memory.available: 100Mi
-  nodefs.available: 300Mi
-  imagefs.available: 300Mi
+  nodefs.available: "0%"
+  nodefs.inodesFree: "0%"
+  imagefs.available: "0%"
+  imagefs.inodesFree: "0%"
 imageGCHighThresholdPercent: 100
 KUBELET
 
@@ -356,6 +359,18 @@ node_is_ready() {
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
+# Imports the locally built pause image into containerd unless it is there.
+node_import_pause_image() {
+  node_ctr images ls -q 2>/dev/null | grep -qxF "$pause_image" && return 0
+  if [[ ! -f "$pause_archive" ]]; then
+    "$repo_root/image/build-pause.sh" "$pause_archive" >/dev/null
+  fi
+  node_ctr images import --no-unpack "$pause_archive" >/dev/null ||
+    node_fail "ctr images import $pause_archive failed"
+  node_ctr images ls -q | grep -qxF "$pause_image" ||
+    node_fail "$pause_archive did not import as $pause_image (ctr -n k8s.io images ls)"
+}
+
 # Starts every node component after kube-apiserver answers; waits for the node Ready.
 node_up() {
   local timeout="$1" name sysctl
@@ -371,13 +386,7 @@ node_up() {
     http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 no_proxy=127.0.0.1,localhost \
     start_node_process containerd --config "$containerd_dir/config.toml"
   wait_node containerd "$timeout" ctr --address "$containerd_sock" version
-  if [[ ! -f "$pause_archive" ]]; then
-    "$repo_root/image/build-pause.sh" "$pause_archive" >/dev/null
-  fi
-  node_ctr images import --no-unpack "$pause_archive" >/dev/null ||
-    node_fail "ctr images import $pause_archive failed"
-  node_ctr images ls -q | grep -qxF "$pause_image" ||
-    node_fail "$pause_archive did not import as $pause_image (ctr -n k8s.io images ls)"
+  node_import_pause_image
 
   start_node_process kube-controller-manager \
     --kubeconfig="$state_dir/kube-controller-manager.kubeconfig" \
