@@ -265,9 +265,14 @@ async fn hostile_yaml_is_refused_while_other_tenants_keep_applying() {
     let server = GitServer::start().unwrap();
     let hostile = Tenant::create(plane, &server, "ks-hostile").await;
     let healthy = Tenant::create(plane, &server, "ks-healthy").await;
-    let driftless = Driftless::start(plane, &[hostile.ns.name(), healthy.ns.name()], &[])
-        .await
-        .unwrap();
+    // The build limits are under test, not identity: both tenants apply as the controller.
+    let driftless = Driftless::start(
+        plane,
+        &[hostile.ns.name(), healthy.ns.name()],
+        &["--insecure-apply-as-controller"],
+    )
+    .await
+    .unwrap();
 
     // Both tenants start healthy.
     let good = hostile.commit(
