@@ -380,10 +380,11 @@ node_up() {
   start_node_process registry serve "$state_dir/registry.yaml"
   wait_node registry "$timeout" curl --noproxy "*" -fsS --max-time 2 "http://127.0.0.1:${registry_port}/v2/"
 
-  # A dead proxy on loopback for every registry but loopback ones: an image that is not
-  # in the local registry fails to pull here, without a DNS lookup or a packet leaving.
-  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
-    http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 no_proxy=127.0.0.1,localhost \
+  # A dead proxy on loopback for every registry but the ones on this machine (loopback and
+  # the node's own bridge address, where tests serve registries pods can scan too): an image
+  # that is not there fails to pull, without a DNS lookup or a packet leaving.
+  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY="127.0.0.1,localhost,$node_ip" \
+    http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 no_proxy="127.0.0.1,localhost,$node_ip" \
     start_node_process containerd --config "$containerd_dir/config.toml"
   wait_node containerd "$timeout" ctr --address "$containerd_sock" version
   node_import_pause_image
