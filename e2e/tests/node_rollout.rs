@@ -581,11 +581,23 @@ async fn driftless_pod_deleted_mid_sync_is_recreated_and_finishes_the_sync() {
     if let Err(error) = finished {
         panic!("{error}\n{}", walkthrough.state().await);
     }
+    // The new pod is Ready; kube-proxy moves the NodePort's endpoints to it asynchronously.
     let ip = walkthrough.cluster.internal_ip();
-    let (status, body) = http_get(ip, NODE_PORT, "/message")
-        .await
-        .expect("the app answers");
-    assert_eq!((status, body.as_str()), (200, "Hello after a restart\n"));
+    poll_until(
+        "NodePort 30001 serving the new message",
+        ROLLOUT_DEADLINE,
+        || async {
+            match http_get(ip, NODE_PORT, "/message").await? {
+                (200, body) if body == "Hello after a restart\n" => Ok(Some(())),
+                (status, body) => Err(Error::Document {
+                    document: format!("GET http://{ip}:{NODE_PORT}/message"),
+                    detail: format!("{status}: {body}"),
+                }),
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "node rollout: Driftless pod deleted mid-sync, sync finished {:.1}s later by {new_name}",
         deleted.elapsed().as_secs_f64()

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use driftless_e2e::readme::{Mode, Session, steps};
-use driftless_e2e::{ControlPlane, driftless_binary, poll_until, repo_root};
+use driftless_e2e::{driftless_binary, poll_until, repo_root};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::Api;
@@ -25,7 +25,6 @@ async fn readme_quickstart_runs_verbatim() {
         steps.iter().any(|s| s.mode == Mode::Run),
         "README.md marks no quickstart block to run"
     );
-    let plane = ControlPlane::shared().await.expect("control plane");
     // `make run` builds the binary with this same cargo command; building it first keeps a
     // cold build out of the time `make run` gets to answer.
     driftless_binary().await.expect("driftless binary");
@@ -95,8 +94,14 @@ async fn readme_quickstart_runs_verbatim() {
         );
     }
 
-    // What the README promised, checked through the API.
-    let client = plane.client().expect("client");
+    // What the README promised, checked through the API of the cluster `make run` used (its
+    // own cluster-up may have restarted the plane, on new ports, after a rebuild).
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(dev.join("kubeconfig")).expect(".dev/kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config from .dev/kubeconfig");
+    let client = kube::Client::try_from(config).expect("client");
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "hello-world");
     let message = configmaps
         .get("hello-world")
