@@ -479,6 +479,18 @@ fn free_port_on(address: Ipv4Addr) -> Result<u16> {
     Ok(port)
 }
 
+/// `error: cause: cause ...`, so a failed request says why (refused, reset, timed out).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// `GET http://<address>:<port><path>`: the status and body, or an error naming the URL.
 /// The address is checked to stay on this machine first.
 pub async fn http_get(address: Ipv4Addr, port: u16, path: &str) -> Result<(u16, String)> {
@@ -495,7 +507,7 @@ pub async fn http_get(address: Ipv4Addr, port: u16, path: &str) -> Result<(u16, 
         })?;
     let response = client.get(&url).send().await.map_err(|error| Error::Http {
         url: url.clone(),
-        detail: error.to_string(),
+        detail: error_chain(&error),
     })?;
     let status = response.status().as_u16();
     let body = response.text().await.map_err(|error| Error::Http {
