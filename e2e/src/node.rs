@@ -22,7 +22,7 @@ use tokio::sync::OnceCell;
 use crate::error::{Error, Result};
 use crate::paths::{e2e_dir, repo_root};
 use crate::poll::POLL_INTERVAL;
-use crate::process::{ManagedProcess, log_tail, run_to_completion};
+use crate::process::{ManagedProcess, free_port_on, log_tail, run_to_completion};
 
 static SHARED: OnceCell<NodeCluster> = OnceCell::const_new();
 
@@ -466,17 +466,6 @@ fn copy_directory(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A port on `address` that was free a moment ago.
-fn free_port_on(address: Ipv4Addr) -> Result<u16> {
-    let listener = std::net::TcpListener::bind((address, 0))
-        .map_err(Error::io("bind a free port on", address.to_string()))?;
-    let port = listener
-        .local_addr()
-        .map_err(Error::io("read the address of", address.to_string()))?
-        .port();
-    Ok(port)
 }
 
 /// `error: cause: cause ...`, so a failed request says why (refused, reset, timed out).

@@ -5,7 +5,7 @@
 //! `host:port` through a `hosts.toml` in its `certs.d` directory (read at every pull),
 //! removed again on drop.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::node::assert_local_route;
 use crate::paths::repo_root;
 use crate::poll::POLL_INTERVAL;
-use crate::process::{ManagedProcess, log_tail, run_to_completion};
+use crate::process::{ManagedProcess, free_port_on, log_tail, run_to_completion};
 
 /// How long the registry may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,15 +137,4 @@ pub fn build_hello_archives() -> Result<[PathBuf; 2]> {
         }
     }
     Ok(archives)
-}
-
-/// A port on `address` that was free a moment ago.
-fn free_port_on(address: Ipv4Addr) -> Result<u16> {
-    let listener = TcpListener::bind((address, 0))
-        .map_err(Error::io("bind a free port on", address.to_string()))?;
-    let port = listener
-        .local_addr()
-        .map_err(Error::io("read the address of", address.to_string()))?
-        .port();
-    Ok(port)
 }

@@ -110,12 +110,18 @@ impl Drop for ManagedProcess {
 
 /// A port on 127.0.0.1 that was free a moment ago (bound to 0, then released).
 pub(crate) fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(Error::io("bind a free port on", "127.0.0.1:0"))?;
-    let address = listener
+    free_port_on(Ipv4Addr::LOCALHOST)
+}
+
+/// A port on `address` that was free a moment ago (bound to 0, then released).
+pub(crate) fn free_port_on(address: Ipv4Addr) -> Result<u16> {
+    let listener = TcpListener::bind((address, 0))
+        .map_err(Error::io("bind a free port on", address.to_string()))?;
+    let port = listener
         .local_addr()
-        .map_err(Error::io("read the address of", "127.0.0.1:0"))?;
-    Ok(address.port())
+        .map_err(Error::io("read the address of", address.to_string()))?
+        .port();
+    Ok(port)
 }
 
 /// `n` distinct ports on 127.0.0.1 that were free a moment ago: all are held until every one

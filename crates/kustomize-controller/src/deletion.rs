@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use driftless_api::Kustomization;
 use driftless_api::kustomize::ResourceRef;
-use driftless_apply::{Applier, ApplyError, ObjectRef, Owner, PruneAction, Resolver};
+use driftless_apply::{Applier, ApplyError, ObjectRef, Owner, Resolver};
 use driftless_runtime::events::Severity;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -90,14 +90,7 @@ async fn prune_inventory(ks: &Kustomization, ctx: &Context) -> Result<(), Error>
     let owner = Owner::new(ks.name_any(), ks.namespace().unwrap_or_default());
     let failures = match applier.prune(&owner, &entries).await {
         Ok(pruned) => {
-            let deleted = pruned
-                .iter()
-                .filter(|p| p.action == PruneAction::Deleted)
-                .count();
-            ctx.metrics
-                .apply_objects_total
-                .with_label_values(&["pruned"])
-                .inc_by(deleted as u64);
+            crate::reconcile::count_pruned(&ctx.metrics, &pruned);
             return Ok(());
         }
         Err(ApplyError::PruneFailed { failures }) => failures.0,

@@ -240,14 +240,7 @@ async fn sync(
     let pruned = if ks.spec.prune {
         let stale = driftless_apply::diff(&old, &new);
         let pruned = applier.prune(&owner, &stale).await?;
-        let deleted = pruned
-            .iter()
-            .filter(|p| p.action == PruneAction::Deleted)
-            .count();
-        ctx.metrics
-            .apply_objects_total
-            .with_label_values(&["pruned"])
-            .inc_by(deleted as u64);
+        count_pruned(&ctx.metrics, &pruned);
         pruned
     } else {
         Vec::new()
@@ -555,4 +548,16 @@ mod tokio_stream_compat {
             self.0.poll_recv(cx)
         }
     }
+}
+
+/// Counts what `pruned` deleted in `driftless_apply_objects_total{action="pruned"}`.
+pub(crate) fn count_pruned(metrics: &driftless_runtime::Metrics, pruned: &[PruneEntry]) {
+    let deleted = pruned
+        .iter()
+        .filter(|p| p.action == PruneAction::Deleted)
+        .count();
+    metrics
+        .apply_objects_total
+        .with_label_values(&["pruned"])
+        .inc_by(deleted as u64);
 }
