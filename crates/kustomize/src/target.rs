@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::builtin_specs;
 use crate::error::{Error, Failure, Result};
 use crate::fieldspec::FieldSpec;
 use crate::generator::{self, GeneratedKind};
@@ -87,6 +86,14 @@ impl Builder {
         for entry in entries {
             self.accumulate_resource(t, entry, ra, &mut seen)?;
         }
+        let config = crate::custom_config::load(t)?;
+        ra.merge_config(&config)
+            .map_err(|e| Error::invalid(&t.file, format!("configurations: {e}")))?;
+        if !k.crds.is_empty() {
+            let crd_config = crate::crd_config::load(t)?;
+            ra.merge_config(&crd_config)
+                .map_err(|e| Error::invalid(&t.file, format!("crds: {e}")))?;
+        }
         self.run_generators(t, ra)?;
         for component in &k.components {
             let sub = self.sub_target_dir(t, component)?;
@@ -109,7 +116,8 @@ impl Builder {
             let taken = std::mem::take(ra);
             *ra = self.accumulate(&target, taken)?;
         }
-        run_transformers(t, ra)
+        run_transformers(t, ra)?;
+        crate::vars::merge_vars(ra, &k.vars).map_err(fail(&t.file, "vars"))
     }
 
     fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
@@ -161,7 +169,7 @@ impl Builder {
             let sub = t.loader.child(&path, &t.file)?;
             if let Some(done) = self.built.get(&sub.root) {
                 check_count(t, ra.items.len().saturating_add(done.items.len()))?;
-                return ra.append_checked(done.items.clone(), seen).map_err(|e| {
+                return ra.merge_accumulated(done.clone(), seen).map_err(|e| {
                     Error::invalid(
                         &t.file,
                         format!("recursed merging from path '{entry}': {e}"),
@@ -187,7 +195,7 @@ impl Builder {
             self.built
                 .insert(target.loader.root.clone(), sub_ra.clone());
             check_count(t, ra.items.len().saturating_add(sub_ra.items.len()))?;
-            return ra.append_checked(sub_ra.items, seen).map_err(|e| {
+            return ra.merge_accumulated(sub_ra, seen).map_err(|e| {
                 Error::invalid(
                     &t.file,
                     format!("recursed merging from path '{entry}': {e}"),
@@ -244,17 +252,18 @@ fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
 
 fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
     let k = t.kustomization;
+    let config = std::sync::Arc::clone(&ra.config);
     apply_patches_strategic_merge(t, ra)?;
     for (i, p) in k.patches.iter().enumerate() {
         apply_patch(t, ra, p, &format!("patches[{i}]"))?;
     }
     if let Some(ns) = &k.namespace {
-        namespace::set_namespace(ra, ns).map_err(fail(&t.file, "namespace"))?;
+        namespace::set_namespace(ra, ns, &config.namespace).map_err(fail(&t.file, "namespace"))?;
     }
     name_affix::add_affixes(
         ra,
-        k.name_prefix.as_deref().unwrap_or(""),
-        k.name_suffix.as_deref().unwrap_or(""),
+        (k.name_prefix.as_deref().unwrap_or(""), &config.name_prefix),
+        (k.name_suffix.as_deref().unwrap_or(""), &config.name_suffix),
     )
     .map_err(fail(&t.file, "namePrefix/nameSuffix"))?;
     for (i, label) in k.labels.iter().enumerate() {
@@ -263,11 +272,12 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
             .iter()
             .map(|f| FieldSpec::new(&f.group, &f.version, &f.kind, &f.path, f.create))
             .collect();
+        labels::merge_specs(&mut specs, &config.labels);
         if label.include_selectors {
-            labels::merge_specs(&mut specs, builtin_specs::common_labels());
+            labels::merge_specs(&mut specs, &config.common_labels);
         } else {
             if label.include_templates {
-                labels::merge_specs(&mut specs, builtin_specs::template_labels());
+                labels::merge_specs(&mut specs, &config.template_labels);
             }
             labels::merge_specs(
                 &mut specs,
@@ -277,19 +287,15 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
         labels::set_map_entries(ra, &label.pairs, &specs)
             .map_err(fail(&t.file, &format!("labels[{i}]")))?;
     }
-    labels::set_map_entries(ra, &k.common_labels, builtin_specs::common_labels())
+    labels::set_map_entries(ra, &k.common_labels, &config.common_labels)
         .map_err(fail(&t.file, "commonLabels"))?;
-    labels::set_map_entries(
-        ra,
-        &k.common_annotations,
-        builtin_specs::common_annotations(),
-    )
-    .map_err(fail(&t.file, "commonAnnotations"))?;
+    labels::set_map_entries(ra, &k.common_annotations, &config.common_annotations)
+        .map_err(fail(&t.file, "commonAnnotations"))?;
     for (i, p) in k.patches_json6902.iter().enumerate() {
         apply_json6902_entry(t, ra, p, &format!("patchesJson6902[{i}]"))?;
     }
-    replicas::set_replicas(ra, &k.replicas).map_err(fail(&t.file, "replicas"))?;
-    images::set_images(ra, &k.images).map_err(fail(&t.file, "images"))?;
+    replicas::set_replicas(ra, &k.replicas, &config.replicas).map_err(fail(&t.file, "replicas"))?;
+    images::set_images(ra, &k.images, &config.images).map_err(fail(&t.file, "images"))?;
     let replacements = load_replacements(t)?;
     crate::replacement::apply(ra, &replacements).map_err(fail(&t.file, "replacements"))?;
     Ok(())
@@ -449,7 +455,12 @@ fn apply_json6902_entry(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str)
 
 /// The steps done once, at the top of the build: hash suffixes, name
 /// references, dropping local-config objects, sorting.
-pub(crate) fn finish(mut ra: ResMap, k: &Kustomization, file: &Path) -> Result<ResMap> {
+pub(crate) fn finish(
+    mut ra: ResMap,
+    k: &Kustomization,
+    file: &Path,
+    limits: &crate::limits::Limits,
+) -> Result<ResMap> {
     for res in &mut ra.items {
         if res.needs_hash {
             let suffix = crate::hash::hash_suffix(&res.obj);
@@ -459,6 +470,8 @@ pub(crate) fn finish(mut ra: ResMap, k: &Kustomization, file: &Path) -> Result<R
         }
     }
     crate::name_reference::fix_back_references(&mut ra).map_err(|e| Error::invalid(file, e.0))?;
+    crate::vars::resolve(&mut ra, limits.max_file_bytes)
+        .map_err(|e| Error::invalid(file, format!("vars: {e}")))?;
     ra.items.retain(|r| {
         let local = r
             .obj

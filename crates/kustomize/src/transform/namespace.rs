@@ -3,13 +3,16 @@
 
 use serde_json::Value;
 
-use crate::builtin_specs;
 use crate::error::{Failure, Outcome};
-use crate::fieldspec::{self, CreateKind};
+use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::resmap::ResMap;
 
 /// Moves every object into `namespace`.
-pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()> {
+pub(crate) fn set_namespace(
+    resmap: &mut ResMap,
+    namespace: &str,
+    specs: &[FieldSpec],
+) -> Outcome<()> {
     if namespace.is_empty() {
         return Ok(());
     }
@@ -39,7 +42,7 @@ pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()>
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        for spec in builtin_specs::namespace() {
+        for spec in specs {
             if !spec.matches(&gvk) {
                 continue;
             }
