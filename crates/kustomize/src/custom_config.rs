@@ -35,6 +35,7 @@ pub(crate) fn load(t: &Target<'_>) -> Result<Arc<TransformerConfig>> {
             .merge(&one)
             .map_err(|e| Error::invalid(&real, format!("configurations[{i}]: {e}")))?;
     }
+    // kustomize merges the files into an empty config, then that into the defaults.
     let mut merged = (**default_config()).clone();
     merged.merge(&custom).map_err(|e| {
         Error::invalid(

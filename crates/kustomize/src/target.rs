@@ -11,6 +11,7 @@ use crate::fieldspec::FieldSpec;
 use crate::generator::{self, GeneratedKind};
 use crate::kustomization::{Kustomization, Patch, Replacement, ReplacementEntry};
 use crate::loader::Loader;
+use crate::openapi::{Schema, SchemaState};
 use crate::patch::{self, LoadedPatch};
 use crate::resmap::{OwnedKey, ResMap};
 use crate::resource::Resource;
@@ -24,6 +25,8 @@ pub(crate) struct Builder {
     /// A base's result depends only on its directory, so overlays sharing a
     /// base build it once.
     built: HashMap<PathBuf, ResMap>,
+    /// The schema strategic merge patches use (the `openapi` field).
+    schema: SchemaState,
 }
 
 /// A kustomization together with where it lives.
@@ -49,6 +52,7 @@ impl Builder {
         Builder {
             stack: Vec::new(),
             built: HashMap::new(),
+            schema: SchemaState::default(),
         }
     }
 
@@ -73,6 +77,8 @@ impl Builder {
                 limit: format!("max-kustomization-depth={}", limits.max_kustomization_depth),
             });
         }
+        let top = self.stack.is_empty();
+        self.schema.apply(t, top)?;
         self.stack.push(root);
         let result = self.accumulate_inner(t, &mut ra);
         self.stack.pop();
@@ -116,7 +122,9 @@ impl Builder {
             let taken = std::mem::take(ra);
             *ra = self.accumulate(&target, taken)?;
         }
-        run_transformers(t, ra)?;
+        run_transformers(t, ra, &self.schema.schema)?;
+        let patched = !k.patches_strategic_merge.is_empty() || !k.patches.is_empty();
+        self.schema.note(patched, std::iter::empty());
         crate::vars::merge_vars(ra, &k.vars).map_err(fail(&t.file, "vars"))
     }
 
@@ -204,6 +212,16 @@ impl Builder {
         }
         let (real, text) = t.loader.read_text(entry, &t.file)?;
         let objects = crate::yaml_io::parse_objects(&text, &real, &t.loader.limits)?;
+        self.schema.note(
+            false,
+            objects.iter().map(|o| {
+                let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                api_version
+                    .rsplit_once('/')
+                    .map(|(g, _)| g.to_string())
+                    .unwrap_or_default()
+            }),
+        );
         check_count(t, ra.items.len().saturating_add(objects.len()))?;
         let resources = objects.into_iter().map(Resource::new).collect();
         ra.append_checked(resources, seen)
@@ -250,12 +268,12 @@ fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
     move |e| Error::invalid(file, format!("{field}: {e}"))
 }
 
-fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+fn run_transformers(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<()> {
     let k = t.kustomization;
     let config = std::sync::Arc::clone(&ra.config);
-    apply_patches_strategic_merge(t, ra)?;
+    apply_patches_strategic_merge(t, ra, schema)?;
     for (i, p) in k.patches.iter().enumerate() {
-        apply_patch(t, ra, p, &format!("patches[{i}]"))?;
+        apply_patch(t, ra, p, &format!("patches[{i}]"), schema)?;
     }
     if let Some(ns) = &k.namespace {
         namespace::set_namespace(ra, ns, &config.namespace).map_err(fail(&t.file, "namespace"))?;
@@ -326,7 +344,7 @@ fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
     Ok(out)
 }
 
-fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<()> {
     for (i, entry) in t.kustomization.patches_strategic_merge.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let candidate = t.loader.join(entry.trim());
@@ -347,7 +365,7 @@ fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> 
             .map_err(|e| Error::invalid(&t.file, format!("{field} ({source}): {e}")))?;
         for doc in docs {
             let index = patch::find_patch_target(ra, &doc).map_err(fail(&t.file, &field))?;
-            patch::apply_smp(&mut ra.items[index], &doc, false, false)
+            patch::apply_smp(&mut ra.items[index], &doc, false, false, schema)
                 .map_err(fail(&t.file, &field))?;
         }
         ra.remove_empty();
@@ -373,7 +391,13 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
     }
 }
 
-fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Result<()> {
+fn apply_patch(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    p: &Patch,
+    field: &str,
+    schema: &Schema,
+) -> Result<()> {
     let (source, text) = patch_text(t, p, field)?;
     let err = fail(&t.file, field);
     let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
@@ -392,13 +416,13 @@ fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Resul
                     if let Some(api_version) = ra.items[i].obj.get("apiVersion").cloned() {
                         doc.insert("apiVersion".into(), api_version);
                     }
-                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind)
+                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind, schema)
                         .map_err(&err)?;
                 }
             } else {
                 for doc in docs {
                     let i = patch::find_patch_target(ra, &doc).map_err(&err)?;
-                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind)
+                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind, schema)
                         .map_err(&err)?;
                 }
             }

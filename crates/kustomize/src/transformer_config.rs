@@ -44,7 +44,7 @@ pub(crate) struct TransformerConfig {
 pub(crate) fn default_config() -> &'static Arc<TransformerConfig> {
     static CELL: OnceLock<Arc<TransformerConfig>> = OnceLock::new();
     CELL.get_or_init(|| {
-        Arc::new(TransformerConfig {
+        let mut config = TransformerConfig {
             name_prefix: vec![FieldSpec::new("", "", "", "metadata/name", false)],
             name_suffix: vec![FieldSpec::new("", "", "", "metadata/name", false)],
             namespace: builtin_specs::namespace().to_vec(),
@@ -56,7 +56,9 @@ pub(crate) fn default_config() -> &'static Arc<TransformerConfig> {
             var_reference: builtin_specs::var_references().to_vec(),
             images: builtin_specs::images().to_vec(),
             replicas: builtin_specs::replicas().to_vec(),
-        })
+        };
+        config.sort();
+        Arc::new(config)
     })
 }
 
@@ -126,7 +128,22 @@ impl TransformerConfig {
             self.add_name_reference(back_ref)
                 .map_err(|e| format!("failed to merge NameReference fieldSpec: {e}"))?;
         }
+        self.sort();
         Ok(())
+    }
+
+    /// kustomize's sortFields: every section (and the name references by
+    /// target kind) in kind order. Go's sort is not stable; entries of the
+    /// same kind keep their order here.
+    pub fn sort(&mut self) {
+        for name in SECTIONS {
+            if name != "nameReference" {
+                self.section_mut(name)
+                    .sort_by(|a, b| gvk_order(&a.gvk, &b.gvk));
+            }
+        }
+        self.name_reference
+            .sort_by(|a, b| gvk_order(&a.target, &b.target));
     }
 
     /// Adds one name back reference, merging its referrers into an entry for
@@ -177,19 +194,18 @@ impl TransformerConfig {
             if *section == "nameReference" {
                 for (i, item) in items.iter().enumerate() {
                     let field = format!("{key}[{i}]");
-                    let back_ref = parse_back_reference(item, path, &field)?;
-                    out.add_name_reference(&back_ref)
-                        .map_err(|e| Error::invalid(path, format!("{field}: {e}")))?;
+                    out.name_reference
+                        .push(parse_back_reference(item, path, &field)?);
                 }
             } else {
                 for (i, item) in items.iter().enumerate() {
                     let field = format!("{key}[{i}]");
                     let spec = parse_field_spec(item, path, &field)?;
-                    out.add_spec(section, spec)
-                        .map_err(|e| Error::invalid(path, format!("{field}: {e}")))?;
+                    out.section_mut(section).push(spec);
                 }
             }
         }
+        out.sort();
         Ok(out)
     }
 }
@@ -330,9 +346,11 @@ fn parse_back_reference(item: &Value, path: &Path, field: &str) -> Result<NameBa
     .iter()
     .enumerate()
     {
-        let spec = parse_field_spec(spec, path, &format!("{specs_field}[{i}]"))?;
-        merge_specs(&mut referrers, std::slice::from_ref(&spec))
-            .map_err(|e| Error::invalid(path, format!("{specs_field}: {e}")))?;
+        referrers.push(parse_field_spec(
+            spec,
+            path,
+            &format!("{specs_field}[{i}]"),
+        )?);
     }
     Ok(NameBackReference {
         target: Gvk {
@@ -344,17 +362,67 @@ fn parse_back_reference(item: &Value, path: &Path, field: &str) -> Result<NameBa
     })
 }
 
-/// Merges `incoming` into the accumulated config `into`, sharing instead of
-/// copying when one side is empty or both are the same.
+/// kustomize's Gvk.IsLessThan: kinds in the legacy output order first, then
+/// by group, version and kind text.
+fn gvk_order(a: &Gvk, b: &Gvk) -> std::cmp::Ordering {
+    fn rank(kind: &str) -> i64 {
+        let first = crate::sort::ORDER_FIRST;
+        if let Some(i) = first.iter().position(|k| *k == kind) {
+            return i as i64 - first.len() as i64;
+        }
+        if let Some(i) = crate::sort::ORDER_LAST.iter().position(|k| *k == kind) {
+            return 1 + i as i64;
+        }
+        0
+    }
+    fn stable(g: &Gvk) -> String {
+        let or = |s: &str, d: &str| {
+            if s.is_empty() {
+                d.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "{}_{}_{}",
+            or(&g.group, "~G"),
+            or(&g.version, "~V"),
+            or(&g.kind, "~K")
+        )
+    }
+    rank(&a.kind)
+        .cmp(&rank(&b.kind))
+        .then_with(|| stable(a).cmp(&stable(b)))
+}
+
+/// The default config as an accumulator holds it after merging it into an
+/// empty one (merging drops a wildcard spec that a more specific one with the
+/// same path precedes).
+fn accumulated_default() -> &'static Arc<TransformerConfig> {
+    static CELL: OnceLock<Arc<TransformerConfig>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut acc = TransformerConfig::default();
+        // The defaults never conflict with themselves.
+        let _ = acc.merge(default_config());
+        Arc::new(acc)
+    })
+}
+
+/// kustomize's ResAccumulator.MergeConfig: `incoming` merged into the
+/// accumulated config, shared instead of copied when nothing changes.
 pub(crate) fn merge_into(
     into: &mut Arc<TransformerConfig>,
     incoming: &Arc<TransformerConfig>,
 ) -> std::result::Result<(), String> {
-    if Arc::ptr_eq(into, incoming) || incoming.is_empty() {
+    let default = default_config();
+    let acc = accumulated_default();
+    if incoming.is_empty() || Arc::ptr_eq(into, incoming) {
         return Ok(());
     }
-    if into.is_empty() {
-        *into = Arc::clone(incoming);
+    if (Arc::ptr_eq(incoming, default) || Arc::ptr_eq(incoming, acc))
+        && (into.is_empty() || Arc::ptr_eq(into, acc))
+    {
+        *into = Arc::clone(acc);
         return Ok(());
     }
     let mut merged = (**into).clone();
@@ -396,6 +464,26 @@ mod tests {
         let before = merged.clone();
         merged.merge(default_config()).unwrap();
         assert_eq!(merged, before);
+    }
+
+    #[test]
+    fn merging_the_defaults_again_is_a_fixpoint() {
+        let mut again = (**accumulated_default()).clone();
+        again.merge(default_config()).unwrap();
+        assert_eq!(&again, &**accumulated_default());
+    }
+
+    #[test]
+    fn a_specific_spec_hides_the_wildcard_with_the_same_path() {
+        // kubectl: a custom `namePrefix: [{kind: Ingress, path: metadata/name}]`
+        // leaves other kinds unprefixed.
+        let custom = parse("namePrefix:\n- path: metadata/name\n  kind: Ingress\n").unwrap();
+        let mut made = (**default_config()).clone();
+        made.merge(&custom).unwrap();
+        let mut acc = Arc::new(TransformerConfig::default());
+        merge_into(&mut acc, &Arc::new(made)).unwrap();
+        assert_eq!(acc.name_prefix.len(), 1);
+        assert_eq!(acc.name_prefix[0].gvk.kind, "Ingress");
     }
 
     #[test]

@@ -119,10 +119,7 @@ pub(crate) fn resolve(ra: &mut ResMap, max_added_bytes: u64) -> Outcome<()> {
     }
     let mut values: HashMap<String, Value> = HashMap::new();
     for v in ra.vars.values() {
-        let holder = ra
-            .items
-            .iter()
-            .find(|r| r.ref_var_names.iter().any(|n| *n == v.name));
+        let holder = ra.items.iter().find(|r| r.ref_var_names.contains(&v.name));
         let Some(holder) = holder else {
             return Err(Failure::new(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
