@@ -31,7 +31,9 @@ pub(crate) fn load(t: &Target<'_>) -> Result<Arc<TransformerConfig>> {
                 format!("crds[{i}]: remote file '{entry}' is not supported (only local files)"),
             ));
         }
-        let (real, text) = t.loader.read_text(entry, &t.file)?;
+        let (real, text) = t
+            .loader
+            .read_field_file(entry, &t.file, &format!("crds[{i}]"))?;
         let value = if text.starts_with('{') {
             serde_json::from_str(&text).map_err(|e| {
                 Error::invalid(

@@ -25,7 +25,9 @@ pub(crate) fn load(t: &Target<'_>) -> Result<Arc<TransformerConfig>> {
                 ),
             ));
         }
-        let (real, text) = t.loader.read_text(entry, &t.file)?;
+        let (real, text) =
+            t.loader
+                .read_field_file(entry, &t.file, &format!("configurations[{i}]"))?;
         let first = crate::yaml_io::parse_documents(&text, &real, &t.loader.limits)?
             .into_iter()
             .next()

@@ -127,7 +127,7 @@ fn load(t: &Target<'_>, entry: &str) -> Result<CustomSchema> {
             format!("openapi.path: remote schema '{entry}' is not supported (only local files)"),
         ));
     }
-    let (real, text) = t.loader.read_text(entry, &t.file)?;
+    let (real, text) = t.loader.read_field_file(entry, &t.file, "openapi.path")?;
     let doc = crate::yaml_io::parse_documents(&text, &real, &t.loader.limits)?
         .into_iter()
         .next()

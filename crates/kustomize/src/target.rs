@@ -494,8 +494,7 @@ pub(crate) fn finish(
         }
     }
     crate::name_reference::fix_back_references(&mut ra).map_err(|e| Error::invalid(file, e.0))?;
-    crate::vars::resolve(&mut ra, limits.max_file_bytes)
-        .map_err(|e| Error::invalid(file, format!("vars: {e}")))?;
+    crate::vars::resolve(&mut ra, file, limits.max_file_bytes)?;
     ra.items.retain(|r| {
         let local = r
             .obj

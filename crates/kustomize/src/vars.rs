@@ -8,10 +8,11 @@
 //! the bytes it adds are bounded.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Failure, Outcome};
+use crate::error::{Error, Failure, Outcome, Result};
 use crate::fieldspec::{self, CreateKind};
 use crate::kustomization::Var;
 use crate::resid::{Gvk, ResId};
@@ -113,25 +114,26 @@ pub(crate) fn merge_vars(ra: &mut ResMap, vars: &[Var]) -> Outcome<()> {
 /// kustomize's ResolveVars: reads every var's value from the object it is
 /// attached to and replaces `$(NAME)` in the varReference fields.
 /// `max_added_bytes` bounds what replacement may add to the build in total.
-pub(crate) fn resolve(ra: &mut ResMap, max_added_bytes: u64) -> Outcome<()> {
+pub(crate) fn resolve(ra: &mut ResMap, file: &Path, max_added_bytes: u64) -> Result<()> {
     if ra.vars.is_empty() {
         return Ok(());
     }
+    let invalid = |e: Failure| Error::invalid(file, format!("vars: {e}"));
     let mut values: HashMap<String, Value> = HashMap::new();
     for v in ra.vars.values() {
         let holder = ra.items.iter().find(|r| r.ref_var_names.contains(&v.name));
         let Some(holder) = holder else {
-            return Err(Failure::new(format!(
+            return Err(invalid(Failure::new(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
                 describe(v)
-            )));
+            ))));
         };
         let Some(value) = field_value(&holder.obj, &v.fieldref.field_path) else {
-            return Err(Failure::new(format!(
+            return Err(invalid(Failure::new(format!(
                 "field specified in var '{}' not found in corresponding resource {}",
                 describe(v),
                 holder.cur_id()
-            )));
+            ))));
         };
         values.insert(v.name.clone(), value);
     }
@@ -139,6 +141,7 @@ pub(crate) fn resolve(ra: &mut ResMap, max_added_bytes: u64) -> Outcome<()> {
     let mut replacer = Replacer {
         values: &values,
         budget: max_added_bytes,
+        exhausted: false,
     };
     for res in &mut ra.items {
         let gvk = res.gvk();
@@ -146,10 +149,21 @@ pub(crate) fn resolve(ra: &mut ResMap, max_added_bytes: u64) -> Outcome<()> {
             if !spec.matches(&gvk) {
                 continue;
             }
-            fieldspec::apply(&mut res.obj, spec, CreateKind::Nothing, &mut |node| {
+            let outcome = fieldspec::apply(&mut res.obj, spec, CreateKind::Nothing, &mut |node| {
                 replacer.set(node)
-            })
-            .map_err(|e| Failure::new(format!("{e} of object {}", res.cur_id())))?;
+            });
+            if replacer.exhausted {
+                return Err(Error::Limit {
+                    path: file.to_path_buf(),
+                    message: format!(
+                        "vars: replacing var references in {} would add more than {max_added_bytes} bytes",
+                        res.cur_id()
+                    ),
+                    limit: format!("max-file-bytes={max_added_bytes}"),
+                });
+            }
+            outcome
+                .map_err(|e| invalid(Failure::new(format!("{e} of object {}", res.cur_id()))))?;
         }
     }
     Ok(())
@@ -250,6 +264,8 @@ struct Replacer<'a> {
     values: &'a HashMap<String, Value>,
     /// Bytes replacement may still add.
     budget: u64,
+    /// The budget ran out.
+    exhausted: bool,
 }
 
 impl Replacer<'_> {
@@ -293,9 +309,8 @@ impl Replacer<'_> {
         };
         let added = after.saturating_sub(before);
         if added > self.budget {
-            return Err(Failure::new(
-                "var replacement produces too much text (it may add at most as many bytes as one input file holds, max-file-bytes)",
-            ));
+            self.exhausted = true;
+            return Err(Failure::new("var replacement produces too much text"));
         }
         self.budget -= added;
         *node = replaced;
@@ -484,6 +499,7 @@ mod tests {
         let mut r = Replacer {
             values: &values,
             budget: 10_000,
+            exhausted: false,
         };
         let mut node = Value::String("$(A)".repeat(100));
         let err = r.set(&mut node).unwrap_err();
