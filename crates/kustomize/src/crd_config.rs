@@ -151,6 +151,19 @@ impl<'a> Walker<'a> {
                 continue;
             };
             let ext = |key: &str| prop.get(key).and_then(Value::as_str);
+            if self.out.spec_count() >= crate::transformer_config::MAX_FIELD_SPECS {
+                return Err(Error::Limit {
+                    path: self.file.to_path_buf(),
+                    message: format!(
+                        "crds: more than {} field specs",
+                        crate::transformer_config::MAX_FIELD_SPECS
+                    ),
+                    limit: format!(
+                        "max-field-specs={}",
+                        crate::transformer_config::MAX_FIELD_SPECS
+                    ),
+                });
+            }
             path.push(prop_name.clone());
             let spec =
                 || FieldSpec::new(&gvk.group, &gvk.version, &gvk.kind, &path.join("/"), false);

@@ -33,9 +33,11 @@ pub(crate) fn load(t: &Target<'_>) -> Result<Arc<TransformerConfig>> {
             .next()
             .unwrap_or(serde_json::Value::Null);
         let one = TransformerConfig::from_value(&first, &real)?;
+        one.check_size(&real)?;
         custom
             .merge(&one)
             .map_err(|e| Error::invalid(&real, format!("configurations[{i}]: {e}")))?;
+        custom.check_size(&real)?;
     }
     // kustomize merges the files into an empty config, then that into the defaults.
     let mut merged = (**default_config()).clone();

@@ -62,6 +62,11 @@ pub(crate) fn default_config() -> &'static Arc<TransformerConfig> {
     })
 }
 
+/// Most field specs one transformer config may hold (kustomize's defaults hold
+/// about 250). Merging is quadratic in the count, as in kustomize, so a
+/// configuration or CRD file may not hold more.
+pub(crate) const MAX_FIELD_SPECS: usize = 5_000;
+
 /// The sections of a configuration file, as kustomize spells them.
 const SECTIONS: [&str; 11] = [
     "namePrefix",
@@ -78,6 +83,33 @@ const SECTIONS: [&str; 11] = [
 ];
 
 impl TransformerConfig {
+    /// Number of field specs in every section, name-reference referrers included.
+    pub fn spec_count(&self) -> usize {
+        SECTIONS
+            .iter()
+            .filter(|s| **s != "nameReference")
+            .map(|s| self.section(s).len())
+            .sum::<usize>()
+            + self
+                .name_reference
+                .iter()
+                .map(|b| b.referrers.len() + 1)
+                .sum::<usize>()
+    }
+
+    /// Refuses a config past [`MAX_FIELD_SPECS`].
+    pub fn check_size(&self, path: &Path) -> Result<()> {
+        let count = self.spec_count();
+        if count > MAX_FIELD_SPECS {
+            return Err(Error::Limit {
+                path: path.to_path_buf(),
+                message: format!("{count} field specs, more than the {MAX_FIELD_SPECS} allowed"),
+                limit: format!("max-field-specs={MAX_FIELD_SPECS}"),
+            });
+        }
+        Ok(())
+    }
+
     /// True when no section holds anything (a fresh accumulator's config).
     pub fn is_empty(&self) -> bool {
         *self == TransformerConfig::default()
@@ -424,6 +456,12 @@ pub(crate) fn merge_into(
     {
         *into = Arc::clone(acc);
         return Ok(());
+    }
+    if into.spec_count() + incoming.spec_count() > 2 * MAX_FIELD_SPECS {
+        return Err(format!(
+            "the accumulated field specs would pass {} (max-field-specs={MAX_FIELD_SPECS} per config)",
+            2 * MAX_FIELD_SPECS
+        ));
     }
     let mut merged = (**into).clone();
     merged.merge(incoming)?;

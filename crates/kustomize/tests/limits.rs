@@ -435,3 +435,28 @@ fn configuration_and_schema_files_go_through_the_loader() {
         );
     }
 }
+
+#[test]
+fn huge_configuration_files_are_refused_before_merging() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(
+        &tmp.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- cm.yaml\nconfigurations:\n- config.yaml\n",
+    );
+    // More distinct specs than allowed (merging is quadratic in their number).
+    let mut text = String::from("commonLabels:\n");
+    for i in 0..6_000 {
+        text.push_str(&format!("- path: spec/f{i}\n"));
+    }
+    write(&tmp.path().join("config.yaml"), &text);
+    refused(
+        tmp.path(),
+        Limits::default(),
+        "config.yaml",
+        "max-field-specs=5000",
+    );
+}

@@ -46,7 +46,15 @@ pub(crate) fn set_namespace(
             if !spec.matches(&gvk) {
                 continue;
             }
-            if api_version != "v1" && spec.path_string() == "metadata/name" {
+            let path = spec.path_string();
+            // kustomize sets metadata.namespace itself (above) and the
+            // subjects of bindings by name; custom specs for those are dropped.
+            if path == "metadata/namespace"
+                || (api_version != "v1" && path == "metadata/name")
+                || ((spec.gvk.kind == "RoleBinding" || spec.gvk.kind == "ClusterRoleBinding")
+                    && path == "subjects/namespace"
+                    && (gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding"))
+            {
                 continue;
             }
             fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
