@@ -178,7 +178,16 @@ fn field_value(obj: &Map<String, Value>, path: &str) -> Option<Value> {
     for part in rest {
         cur = step(cur, part)?;
     }
-    Some(cur.clone())
+    Some(match cur {
+        // kyaml returns a null's text ("null" as parsed here).
+        Value::Null => Value::String("null".to_string()),
+        // A whole-number float is written without a fraction ('f' format).
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => cur.clone(),
+        },
+        other => other.clone(),
+    })
 }
 
 fn step<'a>(node: &'a Value, part: &str) -> Option<&'a Value> {
