@@ -121,8 +121,10 @@ impl ResMap {
         seen: &mut HashSet<OwnedKey>,
     ) -> Outcome<()> {
         self.append_checked(other.items, seen)?;
-        self.merge_config(&other.config)?;
+        self.merge_config(&other.config)
+            .map_err(|e| Failure::new(format!("configurations: {e}")))?;
         crate::vars::merge_set(&mut self.vars, other.vars.into_values())
+            .map_err(|e| Failure::new(format!("vars: {e}")))
     }
 
     /// Drops objects emptied by a delete patch.
