@@ -257,8 +257,107 @@ pub(crate) fn replicas() -> &'static [FieldSpec] {
     })
 }
 
+/// Paths the images transformer reads through field specs (besides its
+/// containers-anywhere pass).
+pub(crate) fn images() -> &'static [FieldSpec] {
+    static CELL: OnceLock<Vec<FieldSpec>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        specs(&[
+            ("", "", "", "spec/containers[]/image", true),
+            ("", "", "", "spec/initContainers[]/image", true),
+            ("", "", "", "spec/template/spec/containers[]/image", true),
+            (
+                "",
+                "",
+                "",
+                "spec/template/spec/initContainers[]/image",
+                true,
+            ),
+        ])
+    })
+}
+
+/// Where `$(VAR)` references are replaced (kustomize's varReference defaults).
+pub(crate) fn var_references() -> &'static [FieldSpec] {
+    static CELL: OnceLock<Vec<FieldSpec>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        const CONTAINER_FIELDS: [&str; 4] =
+            ["args", "command", "env/value", "volumeMounts/mountPath"];
+        let workload = |kind: &str, pod: &str, volumes: &str, out: &mut Vec<FieldSpec>| {
+            for list in ["containers", "initContainers"] {
+                for field in CONTAINER_FIELDS {
+                    out.push(FieldSpec::new(
+                        "",
+                        "",
+                        kind,
+                        &format!("{pod}/{list}/{field}"),
+                        false,
+                    ));
+                }
+            }
+            out.push(FieldSpec::new("", "", kind, volumes, false));
+        };
+        let mut out = Vec::new();
+        workload(
+            "CronJob",
+            "spec/jobTemplate/spec/template/spec",
+            "spec/jobTemplate/spec/template/volumes/nfs/server",
+            &mut out,
+        );
+        for kind in ["DaemonSet", "Deployment"] {
+            workload(
+                kind,
+                "spec/template/spec",
+                "spec/template/spec/volumes/nfs/server",
+                &mut out,
+            );
+        }
+        out.extend(specs(&[
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/metadata/annotations",
+                false,
+            ),
+            ("", "", "Ingress", "spec/rules/host", false),
+            ("", "", "Ingress", "spec/tls/hosts", false),
+            ("", "", "Ingress", "spec/tls/secretName", false),
+        ]));
+        workload(
+            "Job",
+            "spec/template/spec",
+            "spec/template/spec/volumes/nfs/server",
+            &mut out,
+        );
+        workload("Pod", "spec", "spec/volumes/nfs/server", &mut out);
+        workload(
+            "ReplicaSet",
+            "spec/template/spec",
+            "spec/template/spec/volumes/nfs/server",
+            &mut out,
+        );
+        out.extend(specs(&[
+            ("", "", "Service", "spec/ports/port", false),
+            ("", "", "Service", "spec/ports/targetPort", false),
+        ]));
+        workload(
+            "StatefulSet",
+            "spec/template/spec",
+            "spec/volumeClaimTemplates/spec/nfs/server",
+            &mut out,
+        );
+        out.extend(specs(&[
+            ("", "", "PersistentVolume", "spec/nfs/server", false),
+            ("", "", "", "metadata/labels", false),
+            ("", "", "", "metadata/annotations", false),
+        ]));
+        out
+    })
+}
+
 /// A kind that can be referred to by name, and the fields that refer to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NameBackReference {
     /// The kind referred to.
     pub target: Gvk,

@@ -21,10 +21,6 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "generators",
     "transformers",
     "validators",
-    "vars",
-    "configurations",
-    "crds",
-    "openapi",
     "buildMetadata",
     "inventory",
 ];
@@ -99,9 +95,101 @@ pub struct Kustomization {
     /// Output order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_options: Option<SortOptions>,
+    /// `$(NAME)` variables read from object fields (deprecated in kustomize, still honoured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<Var>,
+    /// Files of custom field specs merged into the built-in transformers' ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configurations: Vec<String>,
+    /// OpenAPI definition files of custom kinds whose `x-kubernetes-*`
+    /// extensions add name references, label and annotation fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crds: Vec<String>,
+    /// The schema strategic merge patches use: `path` (a custom OpenAPI
+    /// document) or `version` (a built-in one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub openapi: BTreeMap<String, String>,
     /// Fields this engine refuses (kept to name them in the error).
     #[serde(flatten, skip_serializing)]
     pub(crate) unsupported: BTreeMap<String, Value>,
+}
+
+/// An entry of `vars`: the value of a field of one object, substituted for
+/// `$(name)` in the fields kustomize's `varReference` specs list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Var {
+    /// The variable name, used as `$(name)`.
+    pub name: String,
+    /// The object the value comes from (its name as written, before prefixes).
+    #[serde(
+        rename = "objref",
+        alias = "objRef",
+        alias = "ObjRef",
+        alias = "Objref"
+    )]
+    pub objref: VarTarget,
+    /// The field of that object (default `metadata.name`).
+    #[serde(
+        default,
+        rename = "fieldref",
+        alias = "fieldRef",
+        alias = "FieldRef",
+        alias = "Fieldref",
+        skip_serializing_if = "VarField::is_empty"
+    )]
+    pub fieldref: VarField,
+}
+
+/// The object a var reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VarTarget {
+    /// apiVersion (`group/version` or `version`); overrides group and version.
+    #[serde(
+        default,
+        rename = "apiVersion",
+        alias = "apiversion",
+        alias = "APIVersion",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
+    /// API group.
+    #[serde(default, alias = "Group", skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    /// API version.
+    #[serde(default, alias = "Version", skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// Kind.
+    #[serde(default, alias = "Kind", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Name, before any prefix or suffix.
+    #[serde(default, alias = "Name")]
+    pub name: String,
+    /// Namespace; empty matches any.
+    #[serde(default, alias = "Namespace", skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+}
+
+/// The field a var reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VarField {
+    /// Dotted path, `[n]` for list positions (default `metadata.name`).
+    #[serde(
+        default,
+        rename = "fieldPath",
+        alias = "fieldpath",
+        alias = "FieldPath",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub field_path: String,
+}
+
+impl VarField {
+    fn is_empty(&self) -> bool {
+        self.field_path.is_empty()
+    }
 }
 
 /// An entry of `labels`.

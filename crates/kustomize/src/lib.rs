@@ -14,6 +14,8 @@
 //! …) are errors naming the field.
 
 mod builtin_specs;
+mod crd_config;
+mod custom_config;
 mod error;
 mod fieldspec;
 mod flux;
@@ -23,6 +25,7 @@ mod kustomization;
 mod limits;
 mod loader;
 mod name_reference;
+mod openapi;
 mod patch;
 mod regex_cache;
 mod replacement;
@@ -32,6 +35,8 @@ mod resource;
 mod sort;
 mod target;
 mod transform;
+mod transformer_config;
+mod vars;
 mod yaml11;
 mod yaml_emit;
 mod yaml_io;
@@ -45,7 +50,8 @@ pub use flux::{generate_kustomization, generate_kustomization_with};
 pub use kustomization::{
     FieldOptions, FieldSpecArg, GeneratorArgs, GeneratorOptions, Image, KUSTOMIZATION_FILE_NAMES,
     Kustomization, Label, LegacySortOptions, Patch, Replacement, ReplacementEntry,
-    ReplacementSource, ReplacementTarget, Replica, Selector, SortOptions, TargetSelector,
+    ReplacementSource, ReplacementTarget, Replica, Selector, SortOptions, TargetSelector, Var,
+    VarField, VarTarget,
 };
 
 pub use limits::{
@@ -184,13 +190,14 @@ fn root_loader(root: &Path, file: &Path, opts: &BuildOptions) -> Result<Loader> 
 }
 
 fn build_target(loader: Loader, k: &Kustomization, file: PathBuf) -> Result<ResourceList> {
+    let limits = loader.limits;
     let target = Target {
         kustomization: k,
         file: file.clone(),
         loader,
     };
     let ra = Builder::new().accumulate(&target, resmap::ResMap::default())?;
-    let ra = target::finish(ra, k, &file)?;
+    let ra = target::finish(ra, k, &file, &limits)?;
     Ok(ResourceList {
         objects: ra
             .items

@@ -100,6 +100,23 @@ impl Loader {
         Ok((real, text))
     }
 
+    /// [`Loader::read_text`] for a file a kustomization field names: a file
+    /// that cannot be read is an error naming the kustomization and the field.
+    pub fn read_field_file(
+        &self,
+        rel: &str,
+        referrer: &Path,
+        field: &str,
+    ) -> Result<(PathBuf, String)> {
+        self.read_text(rel, referrer).map_err(|e| match e {
+            Error::Io { path, source } => Error::invalid(
+                referrer,
+                format!("{field}: '{rel}': {}: {source}", path.display()),
+            ),
+            other => other,
+        })
+    }
+
     /// A loader for a sub-directory (base or component); only the boundary applies.
     pub fn child(&self, dir: &Path, referrer: &Path) -> Result<Loader> {
         self.check_lexical(referrer, dir)?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::builtin_specs::{self, NameBackReference};
+use crate::builtin_specs::NameBackReference;
 use crate::error::{Failure, Outcome};
 use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::resid::{CLUSTER_NAMESPACE, Gvk, ResId};
@@ -61,7 +61,13 @@ impl Candidate {
 
 /// Fixes every name reference in `resmap`.
 pub(crate) fn fix_back_references(resmap: &mut ResMap) -> Outcome<()> {
-    fix_with(resmap, builtin_specs::name_references())
+    let config = std::sync::Arc::clone(&resmap.config);
+    let back_refs = if config.is_empty() {
+        &crate::transformer_config::default_config().name_reference
+    } else {
+        &config.name_reference
+    };
+    fix_with(resmap, back_refs)
 }
 
 fn fix_with(resmap: &mut ResMap, back_refs: &[NameBackReference]) -> Outcome<()> {

@@ -1,17 +1,25 @@
 //! The ordered collection of objects a kustomization accumulates.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Failure, Outcome};
+use crate::kustomization::Var;
 use crate::resid::{ResId, id_key};
 use crate::resource::{Behavior, Resource};
+use crate::transformer_config::{self, TransformerConfig};
 
-/// Objects in build order; identities are unique.
+/// Objects in build order (identities are unique), with the transformer
+/// config and vars accumulated along with them (kustomize's ResAccumulator).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ResMap {
     pub items: Vec<Resource>,
+    /// Field specs of the built-in transformers: defaults plus `configurations` and `crds`.
+    pub config: Arc<TransformerConfig>,
+    /// Vars declared so far, by name.
+    pub vars: BTreeMap<String, Var>,
 }
 
 impl ResMap {
@@ -101,6 +109,24 @@ impl ResMap {
         }
     }
 
+    /// Merges a transformer config into the accumulated one.
+    pub fn merge_config(&mut self, incoming: &Arc<TransformerConfig>) -> Outcome<()> {
+        transformer_config::merge_into(&mut self.config, incoming).map_err(Failure::new)
+    }
+
+    /// kustomize's MergeAccumulator: a base's objects, config and vars.
+    pub fn merge_accumulated(
+        &mut self,
+        other: ResMap,
+        seen: &mut HashSet<OwnedKey>,
+    ) -> Outcome<()> {
+        self.append_checked(other.items, seen)?;
+        self.merge_config(&other.config)
+            .map_err(|e| Failure::new(format!("configurations: {e}")))?;
+        crate::vars::merge_set(&mut self.vars, other.vars.into_values())
+            .map_err(|e| Failure::new(format!("vars: {e}")))
+    }
+
     /// Drops objects emptied by a delete patch.
     pub fn remove_empty(&mut self) {
         self.items.retain(|r| !r.is_empty());
@@ -165,6 +191,7 @@ fn copy_merge_metadata(new: &mut Resource, old: &Resource) {
     new.prev_ids = old.prev_ids.clone();
     new.prefixes = old.prefixes.clone();
     new.suffixes = old.suffixes.clone();
+    new.ref_var_names = old.ref_var_names.clone();
 }
 
 /// Merges the string map `field` of `old` under the one of `new` (new wins).

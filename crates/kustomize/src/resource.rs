@@ -32,6 +32,8 @@ pub(crate) struct Resource {
     pub needs_hash: bool,
     /// Generator behavior.
     pub behavior: Behavior,
+    /// Names of the vars that read this object (kustomize's refVarNames).
+    pub ref_var_names: Vec<String>,
 }
 
 impl Resource {
@@ -44,6 +46,7 @@ impl Resource {
             suffixes: Vec::new(),
             needs_hash: false,
             behavior: Behavior::Create,
+            ref_var_names: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::kustomization::SortOptions;
 use crate::resid::{Gvk, ResId};
 use crate::resmap::ResMap;
 
-const ORDER_FIRST: &[&str] = &[
+pub(crate) const ORDER_FIRST: &[&str] = &[
     "Namespace",
     "ResourceQuota",
     "StorageClass",
@@ -33,7 +33,7 @@ const ORDER_FIRST: &[&str] = &[
     "PodDisruptionBudget",
 ];
 
-const ORDER_LAST: &[&str] = &[
+pub(crate) const ORDER_LAST: &[&str] = &[
     "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration",
 ];

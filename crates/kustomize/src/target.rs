@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::builtin_specs;
 use crate::error::{Error, Failure, Result};
 use crate::fieldspec::FieldSpec;
 use crate::generator::{self, GeneratedKind};
 use crate::kustomization::{Kustomization, Patch, Replacement, ReplacementEntry};
 use crate::loader::Loader;
+use crate::openapi::{Schema, SchemaState};
 use crate::patch::{self, LoadedPatch};
 use crate::resmap::{OwnedKey, ResMap};
 use crate::resource::Resource;
@@ -25,6 +25,8 @@ pub(crate) struct Builder {
     /// A base's result depends only on its directory, so overlays sharing a
     /// base build it once.
     built: HashMap<PathBuf, ResMap>,
+    /// The schema strategic merge patches use (the `openapi` field).
+    schema: SchemaState,
 }
 
 /// A kustomization together with where it lives.
@@ -50,6 +52,7 @@ impl Builder {
         Builder {
             stack: Vec::new(),
             built: HashMap::new(),
+            schema: SchemaState::default(),
         }
     }
 
@@ -74,6 +77,8 @@ impl Builder {
                 limit: format!("max-kustomization-depth={}", limits.max_kustomization_depth),
             });
         }
+        let top = self.stack.is_empty();
+        self.schema.apply(t, top)?;
         self.stack.push(root);
         let result = self.accumulate_inner(t, &mut ra);
         self.stack.pop();
@@ -86,6 +91,14 @@ impl Builder {
         let mut seen = ra.owned_keys();
         for entry in entries {
             self.accumulate_resource(t, entry, ra, &mut seen)?;
+        }
+        let config = crate::custom_config::load(t)?;
+        ra.merge_config(&config)
+            .map_err(|e| Error::invalid(&t.file, format!("configurations: {e}")))?;
+        if !k.crds.is_empty() {
+            let crd_config = crate::crd_config::load(t)?;
+            ra.merge_config(&crd_config)
+                .map_err(|e| Error::invalid(&t.file, format!("crds: {e}")))?;
         }
         self.run_generators(t, ra)?;
         for component in &k.components {
@@ -109,7 +122,10 @@ impl Builder {
             let taken = std::mem::take(ra);
             *ra = self.accumulate(&target, taken)?;
         }
-        run_transformers(t, ra)
+        run_transformers(t, ra, &self.schema.schema)?;
+        let patched = !k.patches_strategic_merge.is_empty() || !k.patches.is_empty();
+        self.schema.note(patched, std::iter::empty());
+        crate::vars::merge_vars(ra, &k.vars).map_err(fail(&t.file, "vars"))
     }
 
     fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
@@ -161,7 +177,7 @@ impl Builder {
             let sub = t.loader.child(&path, &t.file)?;
             if let Some(done) = self.built.get(&sub.root) {
                 check_count(t, ra.items.len().saturating_add(done.items.len()))?;
-                return ra.append_checked(done.items.clone(), seen).map_err(|e| {
+                return ra.merge_accumulated(done.clone(), seen).map_err(|e| {
                     Error::invalid(
                         &t.file,
                         format!("recursed merging from path '{entry}': {e}"),
@@ -187,7 +203,7 @@ impl Builder {
             self.built
                 .insert(target.loader.root.clone(), sub_ra.clone());
             check_count(t, ra.items.len().saturating_add(sub_ra.items.len()))?;
-            return ra.append_checked(sub_ra.items, seen).map_err(|e| {
+            return ra.merge_accumulated(sub_ra, seen).map_err(|e| {
                 Error::invalid(
                     &t.file,
                     format!("recursed merging from path '{entry}': {e}"),
@@ -196,6 +212,16 @@ impl Builder {
         }
         let (real, text) = t.loader.read_text(entry, &t.file)?;
         let objects = crate::yaml_io::parse_objects(&text, &real, &t.loader.limits)?;
+        self.schema.note(
+            false,
+            objects.iter().map(|o| {
+                let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                api_version
+                    .rsplit_once('/')
+                    .map(|(g, _)| g.to_string())
+                    .unwrap_or_default()
+            }),
+        );
         check_count(t, ra.items.len().saturating_add(objects.len()))?;
         let resources = objects.into_iter().map(Resource::new).collect();
         ra.append_checked(resources, seen)
@@ -242,19 +268,20 @@ fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
     move |e| Error::invalid(file, format!("{field}: {e}"))
 }
 
-fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+fn run_transformers(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<()> {
     let k = t.kustomization;
-    apply_patches_strategic_merge(t, ra)?;
+    let config = std::sync::Arc::clone(&ra.config);
+    apply_patches_strategic_merge(t, ra, schema)?;
     for (i, p) in k.patches.iter().enumerate() {
-        apply_patch(t, ra, p, &format!("patches[{i}]"))?;
+        apply_patch(t, ra, p, &format!("patches[{i}]"), schema)?;
     }
     if let Some(ns) = &k.namespace {
-        namespace::set_namespace(ra, ns).map_err(fail(&t.file, "namespace"))?;
+        namespace::set_namespace(ra, ns, &config.namespace).map_err(fail(&t.file, "namespace"))?;
     }
     name_affix::add_affixes(
         ra,
-        k.name_prefix.as_deref().unwrap_or(""),
-        k.name_suffix.as_deref().unwrap_or(""),
+        (k.name_prefix.as_deref().unwrap_or(""), &config.name_prefix),
+        (k.name_suffix.as_deref().unwrap_or(""), &config.name_suffix),
     )
     .map_err(fail(&t.file, "namePrefix/nameSuffix"))?;
     for (i, label) in k.labels.iter().enumerate() {
@@ -263,11 +290,12 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
             .iter()
             .map(|f| FieldSpec::new(&f.group, &f.version, &f.kind, &f.path, f.create))
             .collect();
+        labels::merge_specs(&mut specs, &config.labels);
         if label.include_selectors {
-            labels::merge_specs(&mut specs, builtin_specs::common_labels());
+            labels::merge_specs(&mut specs, &config.common_labels);
         } else {
             if label.include_templates {
-                labels::merge_specs(&mut specs, builtin_specs::template_labels());
+                labels::merge_specs(&mut specs, &config.template_labels);
             }
             labels::merge_specs(
                 &mut specs,
@@ -277,19 +305,15 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
         labels::set_map_entries(ra, &label.pairs, &specs)
             .map_err(fail(&t.file, &format!("labels[{i}]")))?;
     }
-    labels::set_map_entries(ra, &k.common_labels, builtin_specs::common_labels())
+    labels::set_map_entries(ra, &k.common_labels, &config.common_labels)
         .map_err(fail(&t.file, "commonLabels"))?;
-    labels::set_map_entries(
-        ra,
-        &k.common_annotations,
-        builtin_specs::common_annotations(),
-    )
-    .map_err(fail(&t.file, "commonAnnotations"))?;
+    labels::set_map_entries(ra, &k.common_annotations, &config.common_annotations)
+        .map_err(fail(&t.file, "commonAnnotations"))?;
     for (i, p) in k.patches_json6902.iter().enumerate() {
         apply_json6902_entry(t, ra, p, &format!("patchesJson6902[{i}]"))?;
     }
-    replicas::set_replicas(ra, &k.replicas).map_err(fail(&t.file, "replicas"))?;
-    images::set_images(ra, &k.images).map_err(fail(&t.file, "images"))?;
+    replicas::set_replicas(ra, &k.replicas, &config.replicas).map_err(fail(&t.file, "replicas"))?;
+    images::set_images(ra, &k.images, &config.images).map_err(fail(&t.file, "images"))?;
     let replacements = load_replacements(t)?;
     crate::replacement::apply(ra, &replacements).map_err(fail(&t.file, "replacements"))?;
     Ok(())
@@ -320,7 +344,7 @@ fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
     Ok(out)
 }
 
-fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<()> {
     for (i, entry) in t.kustomization.patches_strategic_merge.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let candidate = t.loader.join(entry.trim());
@@ -341,7 +365,7 @@ fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> 
             .map_err(|e| Error::invalid(&t.file, format!("{field} ({source}): {e}")))?;
         for doc in docs {
             let index = patch::find_patch_target(ra, &doc).map_err(fail(&t.file, &field))?;
-            patch::apply_smp(&mut ra.items[index], &doc, false, false)
+            patch::apply_smp(&mut ra.items[index], &doc, false, false, schema)
                 .map_err(fail(&t.file, &field))?;
         }
         ra.remove_empty();
@@ -367,7 +391,13 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
     }
 }
 
-fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Result<()> {
+fn apply_patch(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    p: &Patch,
+    field: &str,
+    schema: &Schema,
+) -> Result<()> {
     let (source, text) = patch_text(t, p, field)?;
     let err = fail(&t.file, field);
     let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
@@ -386,13 +416,13 @@ fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Resul
                     if let Some(api_version) = ra.items[i].obj.get("apiVersion").cloned() {
                         doc.insert("apiVersion".into(), api_version);
                     }
-                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind)
+                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind, schema)
                         .map_err(&err)?;
                 }
             } else {
                 for doc in docs {
                     let i = patch::find_patch_target(ra, &doc).map_err(&err)?;
-                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind)
+                    patch::apply_smp(&mut ra.items[i], &doc, allow_name, allow_kind, schema)
                         .map_err(&err)?;
                 }
             }
@@ -449,7 +479,12 @@ fn apply_json6902_entry(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str)
 
 /// The steps done once, at the top of the build: hash suffixes, name
 /// references, dropping local-config objects, sorting.
-pub(crate) fn finish(mut ra: ResMap, k: &Kustomization, file: &Path) -> Result<ResMap> {
+pub(crate) fn finish(
+    mut ra: ResMap,
+    k: &Kustomization,
+    file: &Path,
+    limits: &crate::limits::Limits,
+) -> Result<ResMap> {
     for res in &mut ra.items {
         if res.needs_hash {
             let suffix = crate::hash::hash_suffix(&res.obj);
@@ -459,6 +494,7 @@ pub(crate) fn finish(mut ra: ResMap, k: &Kustomization, file: &Path) -> Result<R
         }
     }
     crate::name_reference::fix_back_references(&mut ra).map_err(|e| Error::invalid(file, e.0))?;
+    crate::vars::resolve(&mut ra, file, limits.max_file_bytes)?;
     ra.items.retain(|r| {
         let local = r
             .obj

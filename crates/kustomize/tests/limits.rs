@@ -360,3 +360,103 @@ fn deep_chains_of_kustomizations_are_refused() {
         1
     );
 }
+
+#[test]
+fn var_expansion_is_bounded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let limits = Limits {
+        max_file_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    // A 30 KB value referenced 40 times in one annotation: 1.2 MB of output
+    // from a 31 KB input, past the 64 KiB the build may add.
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- objects.yaml\nvars:\n- name: BIG\n  objref:\n    apiVersion: v1\n    kind: ConfigMap\n    name: big\n  fieldref:\n    fieldpath: data.v\n",
+    );
+    write(
+        &tmp.path().join("objects.yaml"),
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n  annotations:\n    a: \"{}\"\ndata:\n  v: {}\n",
+            "$(BIG)".repeat(40),
+            "x".repeat(30_000)
+        ),
+    );
+    let text = refused(
+        tmp.path(),
+        limits,
+        "kustomization.yaml",
+        "max-file-bytes=65536",
+    );
+    assert!(text.contains("vars"), "{text}");
+}
+
+#[test]
+fn configuration_and_schema_files_go_through_the_loader() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let limits = Limits {
+        max_file_bytes: 4096,
+        ..Limits::default()
+    };
+    write(
+        &tmp.path().join("app/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    let padding = format!("# {}\n", "x".repeat(8192));
+    for (field, file) in [
+        ("configurations", "config.yaml"),
+        ("crds", "crd.yaml"),
+        ("openapi:\n  path", "schema.yaml"),
+    ] {
+        let list = if field.starts_with("openapi") {
+            format!("{field}: {file}\n")
+        } else {
+            format!("{field}:\n- {file}\n")
+        };
+        write(
+            &tmp.path().join("app/kustomization.yaml"),
+            &format!("resources:\n- cm.yaml\n{list}"),
+        );
+        write(&tmp.path().join("app").join(file), &padding);
+        refused(&tmp.path().join("app"), limits, file, "max-file-bytes=4096");
+
+        // Outside the kustomization's directory: refused before reading.
+        let outside = format!("../{file}");
+        let list = list.replace(file, &outside);
+        write(
+            &tmp.path().join("app/kustomization.yaml"),
+            &format!("resources:\n- cm.yaml\n{list}"),
+        );
+        write(&tmp.path().join(file), "{}\n");
+        let err = driftless_kustomize::build(&tmp.path().join("app")).expect_err("refused");
+        assert!(
+            matches!(err, Error::LoadRestriction { .. }),
+            "{field}: {err}"
+        );
+    }
+}
+
+#[test]
+fn huge_configuration_files_are_refused_before_merging() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(
+        &tmp.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- cm.yaml\nconfigurations:\n- config.yaml\n",
+    );
+    // More distinct specs than allowed (merging is quadratic in their number).
+    let mut text = String::from("commonLabels:\n");
+    for i in 0..6_000 {
+        text.push_str(&format!("- path: spec/f{i}\n"));
+    }
+    write(&tmp.path().join("config.yaml"), &text);
+    refused(
+        tmp.path(),
+        Limits::default(),
+        "config.yaml",
+        "max-field-specs=5000",
+    );
+}

@@ -104,8 +104,9 @@ fn kustomization() -> impl Strategy<Value = String> {
         prop::option::of((field_path(), field_path(), any::<bool>())),
         prop::option::of(prop::collection::vec(scalar, 0..3)),
         prop::option::of(scalar),
+        prop::option::of((field_path(), 0u8..4)),
     )
-        .prop_map(|(ns, prefix, label, image, smp, json, repl, literals, regex)| {
+        .prop_map(|(ns, prefix, label, image, smp, json, repl, literals, regex, var)| {
             let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
             let mut k = String::from("resources:\n- res.yaml\n");
             if let Some(ns) = ns {
@@ -144,11 +145,24 @@ fn kustomization() -> impl Strategy<Value = String> {
                 let l: Vec<String> = literals.iter().map(|s| q(s)).collect();
                 k += &format!("configMapGenerator:\n- name: gen\n  literals: [{}]\n  behavior: {}\n", l.join(", "), if l.len().is_multiple_of(2) { "create" } else { "merge" });
             }
+            if let Some((path, file_field)) = var {
+                k += &format!(
+                    "vars:\n- name: V\n  objref:\n    apiVersion: v1\n    kind: ConfigMap\n    name: gen\n  fieldref:\n    fieldPath: {}\n",
+                    q(&path)
+                );
+                // The random patch file doubles as a configuration, CRD or schema file.
+                k += match file_field {
+                    0 => "configurations:\n- patch.yaml\n",
+                    1 => "crds:\n- patch.yaml\n",
+                    2 => "openapi:\n  path: patch.yaml\n",
+                    _ => "",
+                };
+            }
             k
         })
 }
 
-const RESOURCES: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        envFrom:\n        - configMapRef: {name: gen}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gen\ndata:\n  a: b/c/d\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\nsubjects:\n- kind: ServiceAccount\n  name: default\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: r\n";
+const RESOURCES: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations: {a: \"$(V) $$(V) $(V\", b: \"$(V)\"}\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        envFrom:\n        - configMapRef: {name: gen}\n        args: [\"$(V)\", \"x$(V)y\"]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gen\ndata:\n  a: b/c/d\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\nsubjects:\n- kind: ServiceAccount\n  name: default\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: r\n";
 
 fn build_files(dir: &Path, kustomization: &str, resources: &str, patch: &str) {
     std::fs::write(dir.join("kustomization.yaml"), kustomization).expect("write kustomization");

@@ -74,6 +74,7 @@ pub(crate) fn apply_smp(
     patch: &Map<String, Value>,
     allow_name_change: bool,
     allow_kind_change: bool,
+    schema: &crate::openapi::Schema,
 ) -> Outcome<()> {
     let (name, namespace, kind) = (
         res.name().to_string(),
@@ -84,7 +85,7 @@ pub(crate) fn apply_smp(
         res.store_previous_id();
     }
     let gvk = res.gvk();
-    let merged = strategic_merge::merge_object(&res.obj, patch, &gvk)
+    let merged = strategic_merge::merge_object(&res.obj, patch, &gvk, schema)
         .map_err(|e| Failure::new(format!("applying patch to {}: {e}", res.cur_id())))?;
     match merged {
         None => res.obj = Map::new(),

@@ -10,6 +10,20 @@ pub(crate) enum ListStrategy {
     MergeByKeys(&'static [&'static str]),
     /// A list of scalars merged as a set.
     MergePrimitives,
+    /// Elements are matched by these keys (from a custom schema) and merged.
+    MergeByOwnedKeys(Vec<String>),
+}
+
+/// The strategy for the list at `path` of an object of kind `gvk` under `schema`.
+pub(crate) fn strategy_in(
+    schema: &crate::openapi::Schema,
+    gvk: &crate::resid::Gvk,
+    path: &[String],
+) -> ListStrategy {
+    match schema {
+        crate::openapi::Schema::Builtin => list_strategy(&gvk.group, &gvk.kind, path),
+        crate::openapi::Schema::Custom(custom) => custom.list_strategy(gvk, path),
+    }
 }
 
 /// API groups whose kinds kustomize has a schema for.
@@ -33,6 +47,11 @@ const BUILTIN_GROUPS: &[&str] = &[
     "certificates.k8s.io",
     "flowcontrol.apiserver.k8s.io",
 ];
+
+/// True for API groups kustomize's built-in schema covers.
+pub(crate) fn is_builtin_group(group: &str) -> bool {
+    BUILTIN_GROUPS.contains(&group)
+}
 
 /// Where the pod spec sits in a workload kind.
 fn pod_spec_path(group: &str, kind: &str) -> Option<&'static [&'static str]> {
@@ -88,6 +107,36 @@ pub(crate) fn list_strategy(group: &str, kind: &str, path: &[String]) -> ListStr
         ["hostAliases"] => ListStrategy::MergeByKeys(&["ip"]),
         ["topologySpreadConstraints"] => {
             ListStrategy::MergeByKeys(&["topologyKey", "whenUnsatisfiable"])
+        }
+        _ => ListStrategy::Replace,
+    }
+}
+
+/// The strategy for the list at `rel` inside a built-in Kubernetes type named
+/// by its OpenAPI definition (what a custom schema's `$ref` may point to when
+/// kustomize has the built-in schema loaded beside it).
+pub(crate) fn builtin_type_strategy(type_name: &str, rel: &[String]) -> ListStrategy {
+    let prefixed = |first: &[&str]| -> Vec<String> {
+        first
+            .iter()
+            .map(|s| s.to_string())
+            .chain(rel.iter().cloned())
+            .collect()
+    };
+    match type_name {
+        "io.k8s.api.core.v1.PodTemplateSpec" => {
+            if rel.first().is_some_and(|f| f == "metadata") {
+                list_strategy("", "Pod", rel)
+            } else {
+                list_strategy("", "PodTemplate", &prefixed(&["template"]))
+            }
+        }
+        "io.k8s.api.core.v1.PodSpec" => list_strategy("", "Pod", &prefixed(&["spec"])),
+        "io.k8s.api.core.v1.Container" => {
+            list_strategy("", "Pod", &prefixed(&["spec", "containers"]))
+        }
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" => {
+            list_strategy("", "Pod", &prefixed(&["metadata"]))
         }
         _ => ListStrategy::Replace,
     }

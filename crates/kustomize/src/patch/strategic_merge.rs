@@ -9,7 +9,8 @@ use std::rc::Rc;
 use serde_json::{Map, Value};
 
 use crate::error::{Failure, Outcome};
-use crate::patch::schema::{ListStrategy, list_strategy};
+use crate::openapi::Schema;
+use crate::patch::schema::{ListStrategy, strategy_in};
 use crate::resid::Gvk;
 
 const DIRECTIVE: &str = "$patch";
@@ -19,8 +20,9 @@ pub(crate) fn merge_object(
     target: &Map<String, Value>,
     patch: &Map<String, Value>,
     gvk: &Gvk,
+    schema: &Schema,
 ) -> Outcome<Option<Map<String, Value>>> {
-    let ctx = Ctx { gvk };
+    let ctx = Ctx { gvk, schema };
     let merged = ctx.merge(
         Some(Value::Object(target.clone())),
         &Value::Object(patch.clone()),
@@ -34,6 +36,7 @@ pub(crate) fn merge_object(
 
 struct Ctx<'a> {
     gvk: &'a Gvk,
+    schema: &'a Schema,
 }
 
 fn directive(map: &Map<String, Value>) -> Outcome<Option<&str>> {
@@ -141,7 +144,7 @@ impl Ctx<'_> {
                         )));
                     }
                 };
-                match list_strategy(&self.gvk.group, &self.gvk.kind, path) {
+                match strategy_in(self.schema, self.gvk, path) {
                     ListStrategy::Replace => self.clean(&Value::Array(items), path),
                     ListStrategy::MergePrimitives => {
                         let mut out: Vec<Value> = Vec::new();
@@ -152,7 +155,13 @@ impl Ctx<'_> {
                         }
                         Ok(Some(Value::Array(out)))
                     }
-                    ListStrategy::MergeByKeys(keys) => self.merge_keyed(dest, &items, keys, path),
+                    ListStrategy::MergeByKeys(keys) => {
+                        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                        self.merge_keyed(dest, &items, &keys, path)
+                    }
+                    ListStrategy::MergeByOwnedKeys(keys) => {
+                        self.merge_keyed(dest, &items, &keys, path)
+                    }
                 }
             }
             scalar => {
@@ -174,10 +183,10 @@ impl Ctx<'_> {
         &self,
         dest: Vec<Value>,
         patch: &[Value],
-        keys: &[&'static str],
+        keys: &[String],
         path: &mut Vec<String>,
     ) -> Outcome<Option<Value>> {
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let keys: Vec<String> = keys.to_vec();
         let mut dest_list: Vec<Node> = dest.into_iter().map(node).collect();
         let patch_list: Vec<Node> = patch.iter().cloned().map(node).collect();
         let mut values_list: Vec<Vec<String>> = Vec::new();

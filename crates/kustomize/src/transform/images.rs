@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::error::{Failure, Outcome};
+use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::kustomization::Image;
 use crate::resmap::ResMap;
 
@@ -23,7 +24,11 @@ const SPEC_PATHS: &[&[&str]] = &[
 ];
 
 /// Applies the image rewrites, in order, to every object (one walk per object).
-pub(crate) fn set_images(resmap: &mut ResMap, images: &[Image]) -> Outcome<()> {
+pub(crate) fn set_images(
+    resmap: &mut ResMap,
+    images: &[Image],
+    specs: &[FieldSpec],
+) -> Outcome<()> {
     if images.is_empty() {
         return Ok(());
     }
@@ -36,6 +41,12 @@ pub(crate) fn set_images(resmap: &mut ResMap, images: &[Image]) -> Outcome<()> {
         .map_err(|e| Failure::new(format!("images: invalid name '{}': {e}", image.name)))?;
         rules.push(Rule { image, pattern });
     }
+    // Specs beyond the defaults (from `configurations`); the defaults are
+    // what the walk below covers.
+    let extra: Vec<&FieldSpec> = specs
+        .iter()
+        .filter(|s| !crate::builtin_specs::images().contains(s))
+        .collect();
     for res in &mut resmap.items {
         if res.kind() == "CustomResourceDefinition" {
             continue;
@@ -45,6 +56,20 @@ pub(crate) fn set_images(resmap: &mut ResMap, images: &[Image]) -> Outcome<()> {
             path.push(key.clone());
             walk(value, &mut path, &rules)?;
             path.pop();
+        }
+        if extra.is_empty() {
+            continue;
+        }
+        let gvk = res.gvk();
+        for rule in &rules {
+            for spec in &extra {
+                if !spec.matches(&gvk) {
+                    continue;
+                }
+                fieldspec::apply(&mut res.obj, spec, CreateKind::Nothing, &mut |node| {
+                    rewrite(node, rule.image, &rule.pattern)
+                })?;
+            }
         }
     }
     Ok(())

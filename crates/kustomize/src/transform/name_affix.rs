@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::error::Outcome;
+use crate::error::{Failure, Outcome};
+use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::resmap::ResMap;
 
 /// Kinds never renamed.
@@ -12,9 +13,15 @@ fn skipped(kind: &str, group: &str) -> bool {
         || (kind == "APIService" && group == "apiregistration.k8s.io")
 }
 
-/// Adds `prefix` and/or `suffix` to metadata.name.
-pub(crate) fn add_affixes(resmap: &mut ResMap, prefix: &str, suffix: &str) -> Outcome<()> {
-    for (affix, is_prefix) in [(prefix, true), (suffix, false)] {
+/// Adds the prefix and then the suffix at their field specs (metadata/name by
+/// default; `configurations` and `crds` may add more). Renaming metadata/name
+/// records the previous identity and the affix for name references.
+pub(crate) fn add_affixes(
+    resmap: &mut ResMap,
+    prefix: (&str, &[FieldSpec]),
+    suffix: (&str, &[FieldSpec]),
+) -> Outcome<()> {
+    for ((affix, specs), is_prefix) in [(prefix, true), (suffix, false)] {
         if affix.is_empty() {
             continue;
         }
@@ -23,20 +30,33 @@ pub(crate) fn add_affixes(resmap: &mut ResMap, prefix: &str, suffix: &str) -> Ou
             if skipped(&org.gvk.kind, &org.gvk.group) {
                 continue;
             }
-            if is_prefix {
-                res.prefixes.push(affix.to_string());
-            } else {
-                res.suffixes.push(affix.to_string());
+            for spec in specs {
+                if !org.gvk.is_selected_by(&spec.gvk) {
+                    continue;
+                }
+                if spec.path.len() == 2 && spec.path[0] == "metadata" && spec.path[1] == "name" {
+                    if is_prefix {
+                        res.prefixes.push(affix.to_string());
+                    } else {
+                        res.suffixes.push(affix.to_string());
+                    }
+                    res.store_previous_id();
+                }
+                let id = res.cur_id();
+                fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
+                    if node.is_object() || node.is_array() {
+                        return Err(Failure::new("expected a scalar node"));
+                    }
+                    let current = crate::resource::scalar_text(node);
+                    *node = Value::String(if is_prefix {
+                        format!("{affix}{current}")
+                    } else {
+                        format!("{current}{affix}")
+                    });
+                    Ok(())
+                })
+                .map_err(|e| Failure::new(format!("{e} of object {id}")))?;
             }
-            res.store_previous_id();
-            let name = res.name().to_string();
-            let renamed = if is_prefix {
-                format!("{affix}{name}")
-            } else {
-                format!("{name}{affix}")
-            };
-            res.metadata_mut()
-                .insert("name".into(), Value::String(renamed));
         }
     }
     Ok(())

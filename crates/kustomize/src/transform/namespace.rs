@@ -3,13 +3,16 @@
 
 use serde_json::Value;
 
-use crate::builtin_specs;
 use crate::error::{Failure, Outcome};
-use crate::fieldspec::{self, CreateKind};
+use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::resmap::ResMap;
 
 /// Moves every object into `namespace`.
-pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()> {
+pub(crate) fn set_namespace(
+    resmap: &mut ResMap,
+    namespace: &str,
+    specs: &[FieldSpec],
+) -> Outcome<()> {
     if namespace.is_empty() {
         return Ok(());
     }
@@ -39,11 +42,19 @@ pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()>
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        for spec in builtin_specs::namespace() {
+        for spec in specs {
             if !spec.matches(&gvk) {
                 continue;
             }
-            if api_version != "v1" && spec.path_string() == "metadata/name" {
+            let path = spec.path_string();
+            // kustomize sets metadata.namespace itself (above) and the
+            // subjects of bindings by name; custom specs for those are dropped.
+            if path == "metadata/namespace"
+                || (api_version != "v1" && path == "metadata/name")
+                || ((spec.gvk.kind == "RoleBinding" || spec.gvk.kind == "ClusterRoleBinding")
+                    && path == "subjects/namespace"
+                    && (gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding"))
+            {
                 continue;
             }
             fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {

@@ -2,17 +2,20 @@
 
 use serde_json::Value;
 
-use crate::builtin_specs;
 use crate::error::{Failure, Outcome};
-use crate::fieldspec::{self, CreateKind};
+use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::kustomization::Replica;
 use crate::resmap::ResMap;
 
 /// Sets spec.replicas of workloads whose current or any previous name matches.
-pub(crate) fn set_replicas(resmap: &mut ResMap, replicas: &[Replica]) -> Outcome<()> {
+pub(crate) fn set_replicas(
+    resmap: &mut ResMap,
+    replicas: &[Replica],
+    specs: &[FieldSpec],
+) -> Outcome<()> {
     for replica in replicas {
         let mut found = false;
-        for spec in builtin_specs::replicas() {
+        for spec in specs {
             for res in &mut resmap.items {
                 let selected = res
                     .all_ids()
@@ -32,10 +35,7 @@ pub(crate) fn set_replicas(resmap: &mut ResMap, replicas: &[Replica]) -> Outcome
             }
         }
         if !found {
-            let kinds: Vec<String> = builtin_specs::replicas()
-                .iter()
-                .map(|s| s.gvk.display())
-                .collect();
+            let kinds: Vec<String> = specs.iter().map(|s| s.gvk.display()).collect();
             return Err(Failure::new(format!(
                 "resource with name {} does not match a config with the following GVK [{}]",
                 replica.name,
