@@ -222,12 +222,23 @@ fn go_float(f: f64) -> String {
     format!("{sign}{body}")
 }
 
+/// A number as kubectl prints it: its JSON (Go's `encoding/json`, which
+/// writes integral floats below 1e21 without a point) read back by go-yaml,
+/// so `1e6` prints `1000000` and `1.0` prints `1`.
 fn number(n: &Number) -> String {
     if n.is_i64() || n.is_u64() {
-        n.to_string()
-    } else {
-        go_float(n.as_f64().unwrap_or(0.0))
+        return n.to_string();
     }
+    let f = n.as_f64().unwrap_or(0.0);
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+            return format!("{}", f as i64);
+        }
+        if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
+            return format!("{}", f as u64);
+        }
+    }
+    go_float(f)
 }
 
 /// go-yaml's emitter state: the output, the column (in characters), the
@@ -472,8 +483,11 @@ impl Emitter {
         let chars: Vec<char> = s.chars().collect();
         let last = chars.len().saturating_sub(1);
         let mut spaces = false;
+        // go-yaml's BOM test looks at the value's start, not the current
+        // character: a value starting with a BOM is escaped throughout.
+        let bom_start = s.starts_with('\u{feff}');
         for (i, &c) in chars.iter().enumerate() {
-            if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+            if bom_start || !is_printable(c) || is_break(c) || c == '"' || c == '\\' {
                 self.put('\\');
                 match c {
                     '\0' => self.put('0'),
@@ -617,6 +631,14 @@ mod tests {
         assert_eq!(
             document(&json!({ "long": long })),
             "long: Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\n  incididunt ut labore\n"
+        );
+    }
+
+    #[test]
+    fn integral_floats_print_as_integers() {
+        assert_eq!(
+            document(&json!({"a": 1e6, "b": 1.0, "c": 1e20, "d": 1e21})),
+            "a: 1000000\nb: 1\nc: 1e+20\nd: 1e+21\n"
         );
     }
 
