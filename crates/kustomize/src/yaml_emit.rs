@@ -68,6 +68,15 @@ fn is_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// ASCII letters, digits, `_`, `/` and inner `-`/`.`: always plain-allowed.
+fn is_simple_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && !matches!(b[0], b'-' | b'.')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+}
+
 /// go-yaml's `is_printable` (it refuses tabs and characters beyond the BMP).
 fn is_printable(c: char) -> bool {
     matches!(c, '\n' | '\x20'..='\x7e' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
@@ -388,6 +397,18 @@ impl Emitter {
     }
 
     fn string(&mut self, s: &str, simple_key: bool) {
+        // Fast path for the common case (names, labels, images without a
+        // tag): no space, indicator or break, so nothing to analyze or fold.
+        if is_simple_word(s) && plain_reads_as_string(s) {
+            if !self.whitespace {
+                self.put(' ');
+            }
+            self.out.push_str(s);
+            self.column += s.len();
+            self.whitespace = false;
+            self.indention = false;
+            return;
+        }
         let allow_breaks = !simple_key;
         match style_for(s, simple_key) {
             Style::Plain => self.plain(s, allow_breaks),
