@@ -7,7 +7,9 @@
 //!
 //! The test builds every case with the native engine, prints a summary by
 //! outcome and the cases that do not match, and asserts floors that only go
-//! up. `KRUSTY_CASE=<name>` prints the diff (or both errors) of one case.
+//! up, and that where kubectl and the engine both fail, the engine's message
+//! names a file of the case. `KRUSTY_CASE=<name>` prints the diff (or both
+//! errors) of one case; `KRUSTY_ALL=1` lists the both-fail cases too.
 
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -268,6 +270,21 @@ fn kustomize_suite_matches_kubectl() {
     assert!(
         count(Outcome::WeSucceedKubectlFails) <= MAX_WE_SUCCEED_KUBECTL_FAILS,
         "more kubectl failures accepted\n{report}"
+    );
+    // Where both fail, ours must say which file: its message holds a path
+    // inside the case's input.
+    let unnamed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::BothFail)
+        .filter(|r| {
+            !r.detail
+                .contains(&format!("{}/{}/input", root().display(), r.name))
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "errors that name no file of the case: {unnamed:?}\n{report}"
     );
     assert!(
         !results.iter().any(|r| r.detail == "PANIC"),
