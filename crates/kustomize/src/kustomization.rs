@@ -18,16 +18,18 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
-    "generators",
-    "transformers",
     "validators",
     "vars",
     "configurations",
     "crds",
     "openapi",
-    "buildMetadata",
     "inventory",
 ];
+
+/// apiVersion of kind Kustomization.
+const KUSTOMIZATION_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+/// apiVersion of kind Component.
+const COMPONENT_VERSION: &str = "kustomize.config.k8s.io/v1alpha1";
 
 /// A kustomization.yaml (kinds `Kustomization` and `Component`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -99,6 +101,15 @@ pub struct Kustomization {
     /// Output order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_options: Option<SortOptions>,
+    /// Builtin generator configs: inline YAML, files or kustomization directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generators: Vec<String>,
+    /// Builtin transformer configs: inline YAML, files or kustomization directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transformers: Vec<String>,
+    /// `originAnnotations`, `transformerAnnotations`, `managedByLabel`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_metadata: Vec<String>,
     /// Fields this engine refuses (kept to name them in the error).
     #[serde(flatten, skip_serializing)]
     pub(crate) unsupported: BTreeMap<String, Value>,
@@ -426,9 +437,11 @@ impl Kustomization {
                 ));
             }
         };
-        let Some(fields) = value.as_object() else {
+        let mut value = value;
+        let Some(fields) = value.as_object_mut() else {
             return Err(Error::invalid(path, "invalid Kustomization: not a mapping"));
         };
+        crate::kustomization_keys::normalize(fields);
         if fields.keys().all(|k| k == "apiVersion" || k == "kind") {
             return Err(Error::invalid(path, "kustomization.yaml is empty"));
         }
@@ -452,13 +465,34 @@ impl Kustomization {
                 format!("invalid Kustomization: unknown field \"{field}\""),
             ));
         }
-        match self.kind.as_deref() {
-            None | Some("") | Some("Kustomization") | Some("Component") => Ok(()),
-            Some(other) => Err(Error::invalid(
+        let kind = match self.kind.as_deref() {
+            None | Some("") | Some("Kustomization") => "Kustomization",
+            Some("Component") => "Component",
+            Some(other) => {
+                return Err(Error::invalid(
+                    path,
+                    format!("kind should be Kustomization or Component, found '{other}'"),
+                ));
+            }
+        };
+        let required = if kind == "Component" {
+            COMPONENT_VERSION
+        } else {
+            KUSTOMIZATION_VERSION
+        };
+        match self.api_version.as_deref() {
+            None | Some("") => Ok(()),
+            Some(v) if v == required => Ok(()),
+            Some(_) => Err(Error::invalid(
                 path,
-                format!("kind should be Kustomization or Component, found '{other}'"),
+                format!("apiVersion for {kind} should be {required}"),
             )),
         }
+    }
+
+    /// True when `buildMetadata` lists `option`.
+    pub fn has_build_metadata(&self, option: &str) -> bool {
+        self.build_metadata.iter().any(|o| o == option)
     }
 
     /// True for `kind: Component`.

@@ -13,6 +13,7 @@
 //! artifact root). Fields the engine does not implement (helmCharts, plugins,
 //! …) are errors naming the field.
 
+mod build_metadata;
 mod builtin_specs;
 mod error;
 mod fieldspec;
@@ -20,10 +21,13 @@ mod flux;
 mod generator;
 mod hash;
 mod kustomization;
+mod kustomization_keys;
 mod limits;
 mod loader;
 mod name_reference;
 mod patch;
+mod plugin_config;
+mod plugins;
 mod regex_cache;
 mod replacement;
 mod resid;
@@ -184,13 +188,17 @@ fn root_loader(root: &Path, file: &Path, opts: &BuildOptions) -> Result<Loader> 
 }
 
 fn build_target(loader: Loader, k: &Kustomization, file: PathBuf) -> Result<ResourceList> {
+    // kustomize tracks origins through the whole build when the top
+    // kustomization asks for any build metadata (its children inherit it).
     let target = Target {
         kustomization: k,
         file: file.clone(),
         loader,
+        origin: (!k.build_metadata.is_empty()).then(String::new),
     };
     let ra = Builder::new().accumulate(&target, resmap::ResMap::default())?;
-    let ra = target::finish(ra, k, &file)?;
+    let mut ra = target::finish(ra, k, &file)?;
+    build_metadata::finish(&mut ra, &k.build_metadata);
     Ok(ResourceList {
         objects: ra
             .items

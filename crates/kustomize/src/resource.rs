@@ -32,6 +32,10 @@ pub(crate) struct Resource {
     pub needs_hash: bool,
     /// Generator behavior.
     pub behavior: Behavior,
+    /// Where the object came from (tracked when the build asks for build metadata).
+    pub origin: Option<crate::build_metadata::Origin>,
+    /// Transformers that changed the object, in order (same condition).
+    pub transformations: Vec<crate::build_metadata::Origin>,
 }
 
 impl Resource {
@@ -44,6 +48,8 @@ impl Resource {
             suffixes: Vec::new(),
             needs_hash: false,
             behavior: Behavior::Create,
+            origin: None,
+            transformations: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::build_metadata::{ConfiguredBy, Origin};
 use crate::builtin_specs;
 use crate::error::{Error, Failure, Result};
 use crate::fieldspec::FieldSpec;
@@ -24,7 +25,7 @@ pub(crate) struct Builder {
     /// Results of bases already built in this build, by canonical directory.
     /// A base's result depends only on its directory, so overlays sharing a
     /// base build it once.
-    built: HashMap<PathBuf, ResMap>,
+    built: HashMap<(PathBuf, Option<String>), ResMap>,
 }
 
 /// A kustomization together with where it lives.
@@ -35,6 +36,40 @@ pub(crate) struct Target<'a> {
     pub file: PathBuf,
     /// Loader of its directory.
     pub loader: Loader,
+    /// Its directory relative to the top kustomization, when the build
+    /// tracks build metadata (the top kustomization has `buildMetadata`).
+    pub origin: Option<String>,
+}
+
+impl Target<'_> {
+    /// Origin path of `entry` of this kustomization (None when not tracking).
+    pub(crate) fn origin_of(&self, entry: &str) -> Option<String> {
+        self.origin
+            .as_ref()
+            .map(|dir| crate::build_metadata::join(dir, entry))
+    }
+
+    /// Name of the kustomization file (`kustomization.yaml`, ...).
+    pub(crate) fn file_name(&self) -> String {
+        self.file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "kustomization.yaml".into())
+    }
+
+    /// Origin of a builtin generator or transformer configured by this kustomization.
+    pub(crate) fn builtin_origin(&self, kind: &str) -> Option<Origin> {
+        self.origin_of(&self.file_name()).map(|configured_in| {
+            Origin::configured(
+                configured_in,
+                ConfiguredBy {
+                    api_version: "builtin".into(),
+                    kind: kind.into(),
+                    ..ConfiguredBy::default()
+                },
+            )
+        })
+    }
 }
 
 fn is_remote(path: &str) -> bool {
@@ -88,6 +123,7 @@ impl Builder {
             self.accumulate_resource(t, entry, ra, &mut seen)?;
         }
         self.run_generators(t, ra)?;
+        crate::plugins::run_generators(self, t, ra)?;
         for component in &k.components {
             let sub = self.sub_target_dir(t, component)?;
             let (ck, cfile) = sub.load_kustomization()?;
@@ -105,14 +141,16 @@ impl Builder {
                 kustomization: &ck,
                 file: cfile,
                 loader: sub,
+                origin: t.origin_of(component),
             };
             let taken = std::mem::take(ra);
             *ra = self.accumulate(&target, taken)?;
         }
-        run_transformers(t, ra)
+        run_transformers(t, ra)?;
+        crate::plugins::run_transformers(self, t, ra)
     }
 
-    fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
+    pub(crate) fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
         if is_remote(entry) {
             return Err(Error::invalid(
                 &t.file,
@@ -159,7 +197,9 @@ impl Builder {
         })?;
         if meta.is_dir() {
             let sub = t.loader.child(&path, &t.file)?;
-            if let Some(done) = self.built.get(&sub.root) {
+            let origin = t.origin_of(entry);
+            let key = (sub.root.clone(), origin.clone());
+            if let Some(done) = self.built.get(&key) {
                 check_count(t, ra.items.len().saturating_add(done.items.len()))?;
                 return ra.append_checked(done.items.clone(), seen).map_err(|e| {
                     Error::invalid(
@@ -182,10 +222,10 @@ impl Builder {
                 kustomization: &sk,
                 file: sfile,
                 loader: sub,
+                origin,
             };
             let sub_ra = self.accumulate(&target, ResMap::default())?;
-            self.built
-                .insert(target.loader.root.clone(), sub_ra.clone());
+            self.built.insert(key, sub_ra.clone());
             check_count(t, ra.items.len().saturating_add(sub_ra.items.len()))?;
             return ra.append_checked(sub_ra.items, seen).map_err(|e| {
                 Error::invalid(
@@ -197,7 +237,15 @@ impl Builder {
         let (real, text) = t.loader.read_text(entry, &t.file)?;
         let objects = crate::yaml_io::parse_objects(&text, &real, &t.loader.limits)?;
         check_count(t, ra.items.len().saturating_add(objects.len()))?;
-        let resources = objects.into_iter().map(Resource::new).collect();
+        let origin = t.origin_of(entry).map(Origin::file);
+        let resources = objects
+            .into_iter()
+            .map(|obj| {
+                let mut r = Resource::new(obj);
+                r.origin = origin.clone();
+                r
+            })
+            .collect();
         ra.append_checked(resources, seen)
             .map_err(|e| Error::invalid(&real, format!("merging resources from '{entry}': {e}")))
     }
@@ -209,9 +257,14 @@ impl Builder {
             (GeneratedKind::ConfigMap, &k.config_map_generator),
             (GeneratedKind::Secret, &k.secret_generator),
         ] {
+            let origin = t.builtin_origin(match kind {
+                GeneratedKind::ConfigMap => "ConfigMapGenerator",
+                GeneratedKind::Secret => "SecretGenerator",
+            });
             for args in list {
                 check_count(t, ra.items.len().saturating_add(1))?;
-                let res = generator::generate(kind, args, global, &t.loader, &t.file)?;
+                let mut res = generator::generate(kind, args, global, &t.loader, &t.file)?;
+                res.origin = origin.clone();
                 ra.absorb(res).map_err(|e| {
                     Error::invalid(
                         &t.file,
@@ -225,7 +278,7 @@ impl Builder {
 }
 
 /// Refuses a kustomization about to hold `count` objects when that is past the limit.
-fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
+pub(crate) fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
     let max = t.loader.limits.max_build_objects;
     if count > max {
         return Err(Error::Limit {
@@ -237,19 +290,33 @@ fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
     Ok(())
 }
 
-fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
+pub(crate) fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
     let field = field.to_string();
     move |e| Error::invalid(file, format!("{field}: {e}"))
 }
 
+/// Records a builtin transformer run in the build metadata (when tracked).
+fn note(t: &Target<'_>, ra: &mut ResMap, kind: &str) {
+    if let Some(origin) = t.builtin_origin(kind) {
+        crate::build_metadata::note_transformer(ra, &origin);
+    }
+}
+
 fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
     let k = t.kustomization;
-    apply_patches_strategic_merge(t, ra)?;
+    if !k.patches_strategic_merge.is_empty() {
+        apply_patches_strategic_merge(t, ra)?;
+        note(t, ra, "PatchStrategicMergeTransformer");
+    }
     for (i, p) in k.patches.iter().enumerate() {
         apply_patch(t, ra, p, &format!("patches[{i}]"))?;
+        note(t, ra, "PatchTransformer");
     }
     if let Some(ns) = &k.namespace {
         namespace::set_namespace(ra, ns).map_err(fail(&t.file, "namespace"))?;
+        if !ns.is_empty() {
+            note(t, ra, "NamespaceTransformer");
+        }
     }
     name_affix::add_affixes(
         ra,
@@ -257,6 +324,14 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
         k.name_suffix.as_deref().unwrap_or(""),
     )
     .map_err(fail(&t.file, "namePrefix/nameSuffix"))?;
+    if t.origin.is_some() {
+        if k.name_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
+            note(t, ra, "PrefixTransformer");
+        }
+        if k.name_suffix.as_deref().is_some_and(|p| !p.is_empty()) {
+            note(t, ra, "SuffixTransformer");
+        }
+    }
     for (i, label) in k.labels.iter().enumerate() {
         let mut specs: Vec<FieldSpec> = label
             .fields
@@ -276,28 +351,56 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
         }
         labels::set_map_entries(ra, &label.pairs, &specs)
             .map_err(fail(&t.file, &format!("labels[{i}]")))?;
+        note(t, ra, "LabelTransformer");
     }
     labels::set_map_entries(ra, &k.common_labels, builtin_specs::common_labels())
         .map_err(fail(&t.file, "commonLabels"))?;
+    if !k.labels.is_empty() || !k.common_labels.is_empty() {
+        note(t, ra, "LabelTransformer");
+    }
     labels::set_map_entries(
         ra,
         &k.common_annotations,
         builtin_specs::common_annotations(),
     )
     .map_err(fail(&t.file, "commonAnnotations"))?;
+    if !k.common_annotations.is_empty() {
+        note(t, ra, "AnnotationsTransformer");
+    }
     for (i, p) in k.patches_json6902.iter().enumerate() {
         apply_json6902_entry(t, ra, p, &format!("patchesJson6902[{i}]"))?;
+        note(t, ra, "PatchJson6902Transformer");
     }
-    replicas::set_replicas(ra, &k.replicas).map_err(fail(&t.file, "replicas"))?;
-    images::set_images(ra, &k.images).map_err(fail(&t.file, "images"))?;
-    let replacements = load_replacements(t)?;
+    if t.origin.is_some() {
+        for (i, r) in k.replicas.iter().enumerate() {
+            replicas::set_replicas(ra, std::slice::from_ref(r))
+                .map_err(fail(&t.file, &format!("replicas[{i}]")))?;
+            note(t, ra, "ReplicaCountTransformer");
+        }
+        for (i, image) in k.images.iter().enumerate() {
+            images::set_images(ra, std::slice::from_ref(image))
+                .map_err(fail(&t.file, &format!("images[{i}]")))?;
+            note(t, ra, "ImageTagTransformer");
+        }
+    } else {
+        replicas::set_replicas(ra, &k.replicas).map_err(fail(&t.file, "replicas"))?;
+        images::set_images(ra, &k.images).map_err(fail(&t.file, "images"))?;
+    }
+    let replacements = load_replacements(t, &k.replacements)?;
     crate::replacement::apply(ra, &replacements).map_err(fail(&t.file, "replacements"))?;
+    if !k.replacements.is_empty() {
+        note(t, ra, "ReplacementTransformer");
+    }
     Ok(())
 }
 
-fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
+/// The replacements of `entries`, files read.
+pub(crate) fn load_replacements(
+    t: &Target<'_>,
+    entries: &[ReplacementEntry],
+) -> Result<Vec<Replacement>> {
     let mut out = Vec::new();
-    for entry in &t.kustomization.replacements {
+    for entry in entries {
         match entry {
             ReplacementEntry::Inline(r) => out.push((**r).clone()),
             ReplacementEntry::Path { path } => {
@@ -321,8 +424,24 @@ fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
 }
 
 fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
-    for (i, entry) in t.kustomization.patches_strategic_merge.iter().enumerate() {
-        let field = format!("patchesStrategicMerge[{i}]");
+    apply_smp_entries(
+        t,
+        ra,
+        &t.kustomization.patches_strategic_merge,
+        "patchesStrategicMerge",
+    )
+}
+
+/// Applies strategic-merge patches given as files or inline YAML.
+pub(crate) fn apply_smp_entries(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    entries: &[String],
+    field: &str,
+) -> Result<()> {
+    let base = field;
+    for (i, entry) in entries.iter().enumerate() {
+        let field = format!("{base}[{i}]");
         let candidate = t.loader.join(entry.trim());
         let (source, text) = if !entry.contains('\n') && candidate.exists() {
             let (real, text) = t.loader.read_text(entry.trim(), &t.file)?;
@@ -367,7 +486,7 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
     }
 }
 
-fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Result<()> {
+pub(crate) fn apply_patch(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Result<()> {
     let (source, text) = patch_text(t, p, field)?;
     let err = fail(&t.file, field);
     let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
@@ -435,7 +554,12 @@ fn apply_json_ops(
     ra.check_unique()
 }
 
-fn apply_json6902_entry(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Result<()> {
+pub(crate) fn apply_json6902_entry(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    p: &Patch,
+    field: &str,
+) -> Result<()> {
     let err = fail(&t.file, field);
     let Some(target) = &p.target else {
         return Err(err(Failure::new(

@@ -1,5 +1,6 @@
 //! Reading YAML streams into JSON values and writing them back.
 
+use std::collections::VecDeque;
 use std::path::Path;
 
 use serde::de::DeserializeSeed;
@@ -105,7 +106,9 @@ pub(crate) fn parse_objects(
     path: &Path,
     limits: &Limits,
 ) -> Result<Vec<Map<String, Value>>> {
-    let mut out = Vec::new();
+    // kustomize expands `*List` documents after the file's other documents:
+    // their items join the end of the queue.
+    let mut queue: std::collections::VecDeque<Map<String, Value>> = VecDeque::new();
     for doc in parse_documents(text, path, limits)? {
         let Value::Object(obj) = doc else {
             return Err(Error::Yaml {
@@ -116,7 +119,11 @@ pub(crate) fn parse_objects(
         if obj.is_empty() {
             continue;
         }
-        push_object(obj, path, &mut out)?;
+        queue.push_back(obj);
+    }
+    let mut out = Vec::new();
+    while let Some(obj) = queue.pop_front() {
+        push_object(obj, path, &mut out, &mut queue)?;
     }
     Ok(out)
 }
@@ -125,6 +132,7 @@ fn push_object(
     obj: Map<String, Value>,
     path: &Path,
     out: &mut Vec<Map<String, Value>>,
+    queue: &mut VecDeque<Map<String, Value>>,
 ) -> Result<()> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     if kind.is_empty() {
@@ -133,34 +141,35 @@ fn push_object(
             format!("missing kind in object {}", brief(&obj)),
         ));
     }
-    if kind.ends_with("List") {
-        if let Some(items) = obj.get("items") {
-            let items = match items {
-                Value::Array(a) => a.clone(),
-                Value::Null => Vec::new(),
+    // A `FooList` with an `items` field is a collection; without one
+    // (`AccessWhiteList`) it is an object like any other.
+    if kind.ends_with("List")
+        && let Some(items) = obj.get("items")
+    {
+        let items = match items {
+            Value::Array(a) => a.clone(),
+            Value::Null => Vec::new(),
+            other => {
+                return Err(Error::invalid(
+                    path,
+                    format!("items of {kind} must be a list, found {}", describe(other)),
+                ));
+            }
+        };
+        for item in items {
+            match item {
+                Value::Object(o) if o.is_empty() => {}
+                Value::Object(o) => queue.push_back(o),
                 other => {
                     return Err(Error::invalid(
                         path,
-                        format!("items of {kind} must be a list, found {}", describe(other)),
+                        format!(
+                            "item of {kind} must be a mapping, found {}",
+                            describe(&other)
+                        ),
                     ));
                 }
-            };
-            for item in items {
-                match item {
-                    Value::Object(o) if o.is_empty() => {}
-                    Value::Object(o) => push_object(o, path, out)?,
-                    other => {
-                        return Err(Error::invalid(
-                            path,
-                            format!(
-                                "item of {kind} must be a mapping, found {}",
-                                describe(&other)
-                            ),
-                        ));
-                    }
-                }
             }
-            return Ok(());
         }
         return Ok(());
     }

@@ -187,11 +187,11 @@ fn unsupported_fields_are_named() {
     let tmp = tempfile::tempdir().expect("tempdir");
     write(
         &tmp.path().join("kustomization.yaml"),
-        "resources: []\ntransformers:\n- t.yaml\n",
+        "resources: []\nhelmCharts:\n- name: x\n",
     );
     let err = driftless_kustomize::build(tmp.path()).expect_err("unsupported");
     assert!(
-        matches!(&err, Error::UnsupportedField { field, .. } if field == "transformers"),
+        matches!(&err, Error::UnsupportedField { field, .. } if field == "helmCharts"),
         "{err}"
     );
 }

@@ -50,14 +50,65 @@ pub(crate) fn set_images(resmap: &mut ResMap, images: &[Image]) -> Outcome<()> {
     Ok(())
 }
 
+/// An ImageTagTransformer config: the containers-anywhere pass once, then the
+/// fields `specs` name.
+pub(crate) fn set_image_at(
+    resmap: &mut ResMap,
+    image: &Image,
+    specs: &[crate::fieldspec::FieldSpec],
+) -> Outcome<()> {
+    let pattern = crate::regex_cache::compile(&format!(
+        "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
+        image.name
+    ))
+    .map_err(|e| Failure::new(format!("invalid image name '{}': {e}", image.name)))?;
+    let rules = [Rule {
+        image,
+        pattern: pattern.clone(),
+    }];
+    for res in &mut resmap.items {
+        if res.kind() == "CustomResourceDefinition" {
+            continue;
+        }
+        let mut path = Vec::new();
+        for (key, value) in res.obj.iter_mut() {
+            path.push(key.clone());
+            walk_with(value, &mut path, &rules, &[])?;
+            path.pop();
+        }
+        let gvk = res.gvk();
+        for spec in specs {
+            if !spec.matches(&gvk) {
+                continue;
+            }
+            crate::fieldspec::apply(
+                &mut res.obj,
+                spec,
+                crate::fieldspec::CreateKind::Nothing,
+                &mut |node| rewrite(node, image, &pattern),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn walk(node: &mut Value, path: &mut Vec<String>, rules: &[Rule<'_>]) -> Outcome<()> {
+    walk_with(node, path, rules, SPEC_PATHS)
+}
+
+fn walk_with(
+    node: &mut Value,
+    path: &mut Vec<String>,
+    rules: &[Rule<'_>],
+    twice_at: &[&[&str]],
+) -> Outcome<()> {
     match node {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 path.push(key.clone());
-                walk(value, path, rules)?;
+                walk_with(value, path, rules, twice_at)?;
                 if key == "containers" || key == "initContainers" {
-                    let twice = SPEC_PATHS.iter().any(|p| p.iter().eq(path.iter()));
+                    let twice = twice_at.iter().any(|p| p.iter().eq(path.iter()));
                     if let Value::Array(items) = value {
                         for item in items {
                             if let Some(img) = item.as_object_mut().and_then(|o| o.get_mut("image"))
@@ -78,7 +129,7 @@ fn walk(node: &mut Value, path: &mut Vec<String>, rules: &[Rule<'_>]) -> Outcome
         }
         Value::Array(items) => {
             for item in items {
-                walk(item, path, rules)?;
+                walk_with(item, path, rules, twice_at)?;
             }
             Ok(())
         }

@@ -41,3 +41,47 @@ pub(crate) fn add_affixes(resmap: &mut ResMap, prefix: &str, suffix: &str) -> Ou
     }
     Ok(())
 }
+
+/// A PrefixTransformer/SuffixTransformer config: adds `affix` at every field
+/// `specs` name, recording a rename when the field is metadata/name.
+pub(crate) fn add_affix_at(
+    resmap: &mut ResMap,
+    affix: &str,
+    is_prefix: bool,
+    specs: &[crate::fieldspec::FieldSpec],
+) -> Outcome<()> {
+    use crate::fieldspec::{self, CreateKind};
+    for res in &mut resmap.items {
+        let org = res.org_id();
+        if skipped(&org.gvk.kind, &org.gvk.group) {
+            continue;
+        }
+        for spec in specs {
+            if !org.gvk.is_selected_by(&spec.gvk) {
+                continue;
+            }
+            if spec.path_string() == "metadata/name" && !affix.is_empty() {
+                if is_prefix {
+                    res.prefixes.push(affix.to_string());
+                } else {
+                    res.suffixes.push(affix.to_string());
+                }
+                res.store_previous_id();
+            }
+            fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
+                let current = match &*node {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => crate::resource::scalar_text(other),
+                };
+                *node = Value::String(if is_prefix {
+                    format!("{affix}{current}")
+                } else {
+                    format!("{current}{affix}")
+                });
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -5,14 +5,56 @@ use serde_json::Value;
 
 use crate::builtin_specs;
 use crate::error::{Failure, Outcome};
-use crate::fieldspec::{self, CreateKind};
+use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::resmap::ResMap;
+
+/// How a namespace change treats (Cluster)RoleBinding subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SubjectMode {
+    /// Subjects named `default` (kustomize's `defaultOnly`).
+    #[default]
+    DefaultOnly,
+    /// Every ServiceAccount subject (`allServiceAccounts`).
+    AllServiceAccounts,
+    /// None (`none`).
+    None,
+}
 
 /// Moves every object into `namespace`.
 pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()> {
+    set_namespace_at(
+        resmap,
+        namespace,
+        builtin_specs::namespace(),
+        false,
+        SubjectMode::DefaultOnly,
+    )
+}
+
+/// A NamespaceTransformer: metadata.namespace of namespaced objects plus the
+/// fields `specs` name; `unset_only` leaves fields that already hold a value.
+pub(crate) fn set_namespace_at(
+    resmap: &mut ResMap,
+    namespace: &str,
+    specs: &[FieldSpec],
+    unset_only: bool,
+    subjects: SubjectMode,
+) -> Outcome<()> {
     if namespace.is_empty() {
         return Ok(());
     }
+    let set = |node: &mut Value| -> Outcome<()> {
+        let empty = match node {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            _ => false,
+        };
+        if unset_only && !empty {
+            return Ok(());
+        }
+        *node = Value::String(namespace.to_string());
+        Ok(())
+    };
     for res in &mut resmap.items {
         if res.is_empty() {
             continue;
@@ -20,16 +62,29 @@ pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()>
         res.store_previous_id();
         let gvk = res.gvk();
         if !gvk.is_cluster_scoped() {
-            res.set_namespace(namespace);
+            let meta = res.metadata_mut();
+            let node = meta.entry("namespace").or_insert(Value::Null);
+            set(node)?;
         }
-        if (gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding")
-            && let Some(Value::Array(subjects)) = res.obj.get_mut("subjects")
+        let binding = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
+        if binding
+            && subjects != SubjectMode::None
+            && let Some(Value::Array(list)) = res.obj.get_mut("subjects")
         {
-            for subject in subjects {
-                if let Value::Object(s) = subject
-                    && s.get("name").and_then(Value::as_str) == Some("default")
-                {
-                    s.insert("namespace".into(), Value::String(namespace.to_string()));
+            for subject in list {
+                if let Value::Object(s) = subject {
+                    let chosen = match subjects {
+                        SubjectMode::DefaultOnly => {
+                            s.get("name").and_then(Value::as_str) == Some("default")
+                        }
+                        SubjectMode::AllServiceAccounts => {
+                            s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                        }
+                        SubjectMode::None => false,
+                    };
+                    if chosen {
+                        set(s.entry("namespace").or_insert(Value::Null))?;
+                    }
                 }
             }
         }
@@ -39,17 +94,20 @@ pub(crate) fn set_namespace(resmap: &mut ResMap, namespace: &str) -> Outcome<()>
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        for spec in builtin_specs::namespace() {
+        for spec in specs {
             if !spec.matches(&gvk) {
                 continue;
             }
-            if api_version != "v1" && spec.path_string() == "metadata/name" {
+            let path = spec.path_string();
+            if path == "metadata/namespace"
+                || (api_version != "v1" && path == "metadata/name")
+                || (binding && path == "subjects/namespace")
+            {
                 continue;
             }
             fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
                 if node.is_null() || node.is_string() {
-                    *node = Value::String(namespace.to_string());
-                    Ok(())
+                    set(node)
                 } else {
                     Err(Failure::new(
                         "namespace field specs must target scalar nodes",

@@ -10,9 +10,18 @@ use crate::resmap::ResMap;
 
 /// Sets spec.replicas of workloads whose current or any previous name matches.
 pub(crate) fn set_replicas(resmap: &mut ResMap, replicas: &[Replica]) -> Outcome<()> {
+    set_replicas_at(resmap, replicas, builtin_specs::replicas())
+}
+
+/// Sets the replica count at the fields `specs` name (a ReplicaCountTransformer config).
+pub(crate) fn set_replicas_at(
+    resmap: &mut ResMap,
+    replicas: &[Replica],
+    specs: &[crate::fieldspec::FieldSpec],
+) -> Outcome<()> {
     for replica in replicas {
         let mut found = false;
-        for spec in builtin_specs::replicas() {
+        for spec in specs {
             for res in &mut resmap.items {
                 let selected = res
                     .all_ids()
@@ -32,10 +41,7 @@ pub(crate) fn set_replicas(resmap: &mut ResMap, replicas: &[Replica]) -> Outcome
             }
         }
         if !found {
-            let kinds: Vec<String> = builtin_specs::replicas()
-                .iter()
-                .map(|s| s.gvk.display())
-                .collect();
+            let kinds: Vec<String> = specs.iter().map(|s| s.gvk.display()).collect();
             return Err(Failure::new(format!(
                 "resource with name {} does not match a config with the following GVK [{}]",
                 replica.name,

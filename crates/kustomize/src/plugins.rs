@@ -1,0 +1,276 @@
+//! The `generators:` and `transformers:` fields: builtin plugin configs given
+//! inline, as files, or as kustomization directories whose built objects are
+//! the configs. kustomize runs them after the kustomization's own generators
+//! and transformers, inline entries first, then files and directories, each in
+//! listed order. Paths inside a config (patch files, generator inputs) are
+//! read through the listing kustomization's loader, under the same
+//! restrictions and limits as its other files.
+
+use serde_json::{Map, Value};
+
+use crate::build_metadata::{ConfiguredBy, Origin};
+use crate::error::{Error, Result};
+use crate::generator::{self, GeneratedKind};
+use crate::kustomization::Patch;
+use crate::plugin_config::{self, GeneratorConfig, PluginConfig, TransformerConfig};
+use crate::resmap::ResMap;
+use crate::target::{self, Builder, Target, check_count, fail};
+use crate::transform::{images, labels, name_affix, namespace, replicas};
+
+/// A config object and where it came from.
+struct Loaded {
+    /// `transformers[i]` / `generators[i]`, for messages.
+    field: String,
+    /// The config.
+    obj: Map<String, Value>,
+    /// Origin of the config object itself (tracked builds only).
+    origin: Option<Origin>,
+}
+
+/// Runs the `generators:` configs of `t`, absorbing what they make into `ra`.
+pub(crate) fn run_generators(b: &mut Builder, t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+    let entries = &t.kustomization.generators;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    for loaded in load(b, t, entries, "generators")? {
+        let config = plugin_config::parse(&loaded.obj).map_err(fail(&t.file, &loaded.field))?;
+        let PluginConfig::Generator(config) = config else {
+            return Err(Error::invalid(
+                &t.file,
+                format!(
+                    "{}: plugin {} not a generator",
+                    loaded.field,
+                    plugin_config::config_id(&loaded.obj)
+                ),
+            ));
+        };
+        let (kind, args) = match &config {
+            GeneratorConfig::ConfigMap(a) => (GeneratedKind::ConfigMap, a),
+            GeneratorConfig::Secret(a) => (GeneratedKind::Secret, a),
+        };
+        check_count(t, ra.items.len().saturating_add(1))?;
+        let mut res =
+            generator::generate(kind, args, None, &t.loader, &t.file).map_err(|e| match e {
+                Error::Invalid { path, message } => Error::Invalid {
+                    path,
+                    message: format!("{}: {message}", loaded.field),
+                },
+                other => other,
+            })?;
+        res.origin = plugin_origin(&loaded);
+        ra.absorb(res).map_err(|e| {
+            Error::invalid(
+                &t.file,
+                format!(
+                    "{}: merging from generator '{}': {e}",
+                    loaded.field, args.name
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs the `transformers:` configs of `t` on `ra`, in kustomize's order.
+pub(crate) fn run_transformers(b: &mut Builder, t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+    let entries = &t.kustomization.transformers;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // Every config is read and checked before any runs, as kustomize does.
+    let mut configs = Vec::new();
+    for loaded in load(b, t, entries, "transformers")? {
+        let config = plugin_config::parse(&loaded.obj).map_err(fail(&t.file, &loaded.field))?;
+        let PluginConfig::Transformer(config) = config else {
+            return Err(Error::invalid(
+                &t.file,
+                format!(
+                    "{}: plugin {} not a transformer",
+                    loaded.field,
+                    plugin_config::config_id(&loaded.obj)
+                ),
+            ));
+        };
+        configs.push((config, loaded));
+    }
+    for (config, loaded) in &configs {
+        transform(t, ra, config, &loaded.field)?;
+        if let Some(origin) = plugin_origin(loaded) {
+            crate::build_metadata::note_transformer(ra, &origin);
+        }
+        ra.remove_empty();
+    }
+    Ok(())
+}
+
+/// kustomize's OriginFromCustomPlugin: the config's own file as `configuredIn`.
+fn plugin_origin(loaded: &Loaded) -> Option<Origin> {
+    let origin = loaded.origin.as_ref()?;
+    let text = |v: Option<&Value>| v.map(crate::resource::scalar_text).unwrap_or_default();
+    let meta = loaded.obj.get("metadata");
+    Some(Origin::configured(
+        origin.path.clone(),
+        ConfiguredBy {
+            api_version: text(loaded.obj.get("apiVersion")),
+            kind: text(loaded.obj.get("kind")),
+            name: text(meta.and_then(|m| m.get("name"))),
+            namespace: text(meta.and_then(|m| m.get("namespace"))),
+        },
+    ))
+}
+
+/// Reads the config objects of `entries`: inline ones first, then files and
+/// directories, as kustomize's configureExternalTransformers orders them.
+fn load(b: &mut Builder, t: &Target<'_>, entries: &[String], name: &str) -> Result<Vec<Loaded>> {
+    let limits = &t.loader.limits;
+    let mut inline = Vec::new();
+    let mut paths = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let field = format!("{name}[{i}]");
+        match crate::yaml_io::parse_objects(entry, &t.file, limits) {
+            Ok(objects) if !objects.is_empty() => {
+                let origin = t.origin_of(&t.file_name()).map(Origin::file);
+                for obj in objects {
+                    inline.push(Loaded {
+                        field: field.clone(),
+                        obj,
+                        origin: origin.clone(),
+                    });
+                }
+            }
+            _ => paths.push((field, entry)),
+        }
+    }
+    let mut out = inline;
+    for (field, entry) in paths {
+        let path = t.loader.join(entry.trim());
+        if path.is_dir() {
+            let sub = b.sub_target_dir(t, entry.trim())?;
+            let (sk, sfile) = sub.load_kustomization()?;
+            if sk.is_component() {
+                return Err(Error::invalid(
+                    &t.file,
+                    format!(
+                        "{field}: expected kind != 'Component' for path '{}'",
+                        sub.root.display()
+                    ),
+                ));
+            }
+            let target = Target {
+                kustomization: &sk,
+                file: sfile,
+                loader: sub,
+                origin: t.origin_of(entry.trim()),
+            };
+            let built = b.accumulate(&target, ResMap::default())?;
+            for res in built.items {
+                out.push(Loaded {
+                    field: field.clone(),
+                    obj: res.obj,
+                    origin: res.origin,
+                });
+            }
+        } else {
+            let (real, text) = t.loader.read_text(entry.trim(), &t.file)?;
+            let origin = t.origin_of(entry.trim()).map(Origin::file);
+            for obj in crate::yaml_io::parse_objects(&text, &real, limits)? {
+                out.push(Loaded {
+                    field: field.clone(),
+                    obj,
+                    origin: origin.clone(),
+                });
+            }
+        }
+        if out.len() > limits.max_build_objects {
+            return Err(Error::Limit {
+                path: t.file.clone(),
+                message: format!("{name} hold more than {} configs", limits.max_build_objects),
+                limit: format!("max-build-objects={}", limits.max_build_objects),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one builtin transformer config.
+fn transform(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    config: &TransformerConfig,
+    field: &str,
+) -> Result<()> {
+    let err = fail(&t.file, field);
+    match config {
+        TransformerConfig::Affix {
+            prefix,
+            suffix,
+            specs,
+        } => {
+            if let Some(p) = prefix {
+                name_affix::add_affix_at(ra, p, true, specs).map_err(&err)?;
+            }
+            if let Some(s) = suffix {
+                name_affix::add_affix_at(ra, s, false, specs).map_err(&err)?;
+            }
+        }
+        TransformerConfig::MapEntries { pairs, specs } => {
+            labels::set_map_entries(ra, pairs, specs).map_err(&err)?;
+        }
+        TransformerConfig::Namespace {
+            namespace: ns,
+            specs,
+            unset_only,
+            subjects,
+        } => {
+            namespace::set_namespace_at(ra, ns, specs, *unset_only, *subjects).map_err(&err)?;
+        }
+        TransformerConfig::ImageTag { image, specs } => {
+            images::set_image_at(ra, image, specs).map_err(&err)?;
+        }
+        TransformerConfig::ReplicaCount { replica, specs } => {
+            replicas::set_replicas_at(ra, std::slice::from_ref(replica), specs).map_err(&err)?;
+        }
+        TransformerConfig::Patch(p) => target::apply_patch(t, ra, p, field)?,
+        TransformerConfig::PatchStrategicMerge { paths, patches } => {
+            target::apply_smp_entries(t, ra, paths, &format!("{field}.paths"))?;
+            if !patches.trim().is_empty() {
+                target::apply_smp_entries(
+                    t,
+                    ra,
+                    std::slice::from_ref(patches),
+                    &format!("{field}.patches"),
+                )?;
+            }
+        }
+        TransformerConfig::PatchJson6902 {
+            target: selector,
+            path,
+            json_op,
+        } => {
+            let p = Patch {
+                path: path.clone(),
+                patch: json_op.clone(),
+                target: Some(selector.clone()),
+                options: Default::default(),
+            };
+            target::apply_json6902_entry(t, ra, &p, field)?;
+        }
+        TransformerConfig::Replacement(entries) => {
+            let replacements = target::load_replacements(t, entries)?;
+            crate::replacement::apply(ra, &replacements).map_err(&err)?;
+        }
+        TransformerConfig::Hash => {
+            for res in &mut ra.items {
+                if res.needs_hash {
+                    let suffix = crate::hash::hash_suffix(&res.obj);
+                    res.store_previous_id();
+                    let name = format!("{}-{suffix}", res.name());
+                    res.set_name(&name);
+                    res.needs_hash = false;
+                }
+            }
+        }
+    }
+    Ok(())
+}
