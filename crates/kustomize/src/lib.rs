@@ -39,6 +39,7 @@ mod transform;
 mod yaml11;
 mod yaml_emit;
 mod yaml_io;
+mod yaml_key_order;
 mod yaml_meter;
 mod yaml_value;
 

@@ -94,6 +94,17 @@ pub(crate) enum GeneratorConfig {
     ConfigMap(GeneratorArgs),
     /// SecretGenerator.
     Secret(GeneratorArgs),
+    /// IAMPolicyGenerator (GKE workload identity): one ServiceAccount.
+    IamPolicy {
+        /// Name of the Kubernetes ServiceAccount.
+        name: String,
+        /// Its namespace (may be empty).
+        namespace: String,
+        /// Name of the Google service account.
+        gsa_name: String,
+        /// Google project id.
+        project_id: String,
+    },
 }
 
 /// What a config configures.
@@ -280,7 +291,27 @@ pub(crate) fn parse(obj: &Map<String, Value>) -> Result<PluginConfig, Failure> {
                 GeneratorConfig::Secret(args)
             }));
         }
-        "HelmChartInflationGenerator" | "IAMPolicyGenerator" | "ValueAddTransformer" => {
+        "IAMPolicyGenerator" => {
+            let cloud = string(obj, "cloud");
+            if cloud != "gke" {
+                return Err(fail(Failure::new(format!(
+                    "cloud provider {cloud} not supported yet"
+                ))));
+            }
+            let sub = |key: &str| get(obj, key).and_then(Value::as_object);
+            let field = |m: Option<&Map<String, Value>>, key: &str| {
+                m.map(|m| string(m, key)).unwrap_or_default()
+            };
+            let service = sub("kubernetesService");
+            let account = sub("serviceAccount");
+            return Ok(PluginConfig::Generator(GeneratorConfig::IamPolicy {
+                name: field(service, "name"),
+                namespace: field(service, "namespace"),
+                gsa_name: field(account, "name"),
+                project_id: field(account, "projectId"),
+            }));
+        }
+        "HelmChartInflationGenerator" | "ValueAddTransformer" => {
             return Err(Failure::new(format!(
                 "builtin plugin '{kind}' is not supported by driftless kustomize ({})",
                 config_id(obj)

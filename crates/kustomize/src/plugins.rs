@@ -45,11 +45,27 @@ pub(crate) fn run_generators(b: &mut Builder, t: &Target<'_>, ra: &mut ResMap) -
                 ),
             ));
         };
+        check_count(t, ra.items.len().saturating_add(1))?;
         let (kind, args) = match &config {
             GeneratorConfig::ConfigMap(a) => (GeneratedKind::ConfigMap, a),
             GeneratorConfig::Secret(a) => (GeneratedKind::Secret, a),
+            GeneratorConfig::IamPolicy {
+                name,
+                namespace,
+                gsa_name,
+                project_id,
+            } => {
+                let mut res = service_account(name, namespace, gsa_name, project_id);
+                res.origin = plugin_origin(&loaded);
+                ra.absorb(res).map_err(|e| {
+                    Error::invalid(
+                        &t.file,
+                        format!("{}: merging from generator '{name}': {e}", loaded.field),
+                    )
+                })?;
+                continue;
+            }
         };
-        check_count(t, ra.items.len().saturating_add(1))?;
         let mut res =
             generator::generate(kind, args, None, &t.loader, &t.file).map_err(|e| match e {
                 Error::Invalid { path, message } => Error::Invalid {
@@ -70,6 +86,32 @@ pub(crate) fn run_generators(b: &mut Builder, t: &Target<'_>, ra: &mut ResMap) -
         })?;
     }
     Ok(())
+}
+
+/// The ServiceAccount an IAMPolicyGenerator makes: bound to a Google service
+/// account through GKE workload identity.
+fn service_account(
+    name: &str,
+    namespace: &str,
+    gsa_name: &str,
+    project_id: &str,
+) -> crate::resource::Resource {
+    let mut annotations = Map::new();
+    annotations.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        Value::String(format!("{gsa_name}@{project_id}.iam.gserviceaccount.com")),
+    );
+    let mut meta = Map::new();
+    meta.insert("annotations".into(), Value::Object(annotations));
+    meta.insert("name".into(), Value::String(name.to_string()));
+    if !namespace.is_empty() {
+        meta.insert("namespace".into(), Value::String(namespace.to_string()));
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), Value::String("v1".into()));
+    obj.insert("kind".into(), Value::String("ServiceAccount".into()));
+    obj.insert("metadata".into(), Value::Object(meta));
+    crate::resource::Resource::new(obj)
 }
 
 /// Runs the `transformers:` configs of `t` on `ra`, in kustomize's order.

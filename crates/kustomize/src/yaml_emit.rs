@@ -27,10 +27,10 @@ fn indent(out: &mut String, n: usize) {
     }
 }
 
-/// Entries in byte order of their keys, as kubectl prints them.
+/// Entries in go-yaml's key order, as kubectl prints them.
 fn sorted(m: &Map<String, Value>) -> Vec<(&String, &Value)> {
     let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
+    crate::yaml_key_order::sort_entries(&mut entries);
     entries
 }
 

@@ -62,15 +62,67 @@ fn build_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> 
                     limit: format!("max-yaml-depth={}", limits.max_yaml_depth),
                 }
             } else {
+                let message = e.to_string();
                 Error::Yaml {
                     path: path.to_path_buf(),
-                    message: e.to_string(),
+                    message: duplicate_key_lines(text, &message).unwrap_or(message),
                 }
             }
         })?;
         docs.push(value);
     }
     Ok(docs)
+}
+
+/// kubectl's wording for a key given twice (`line 14: mapping key "env"
+/// already defined at line 11`), found from the mapping's position in
+/// serde's message; `None` when the lines cannot be told (flow or quoted keys).
+fn duplicate_key_lines(text: &str, message: &str) -> Option<String> {
+    let rest = message.split("mapping key \"").nth(1)?;
+    let (key, rest) = rest.split_once("\" already defined at line ")?;
+    let (line, rest) = rest.split_once(" column ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let column: usize = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    let indent = column.checked_sub(1)?;
+    let wanted = format!("{key}:");
+    let mut found = Vec::new();
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        let number = i + 1;
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let lead = l.len() - l.trim_start_matches([' ', '-']).len();
+        if number > line && lead < indent {
+            break;
+        }
+        if lead == indent && l.get(indent..).is_some_and(|k| k.starts_with(&wanted)) {
+            found.push(number);
+            if found.len() == 2 {
+                // kubectl counts from the first non-blank line of the document.
+                let lines: Vec<&str> = text.lines().collect();
+                let mut start = 0;
+                for (j, l) in lines.iter().enumerate().take(found[0]) {
+                    if l.starts_with("---") {
+                        start = j + 1;
+                    }
+                }
+                while start < lines.len() && lines[start].trim().is_empty() {
+                    start += 1;
+                }
+                let rel = |n: usize| n.saturating_sub(start);
+                return Some(format!(
+                    "line {}: mapping key \"{key}\" already defined at line {}",
+                    rel(found[1]),
+                    rel(found[0])
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// The most a text of `len` bytes builds without aliases, in budget units: at
