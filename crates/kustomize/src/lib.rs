@@ -5,13 +5,16 @@
 //! resources, components, namespace, name prefix/suffix, labels, annotations,
 //! images, replicas, patches (strategic merge and JSON6902), ConfigMap and
 //! Secret generators with kustomize's content hash, name-reference
-//! propagation, replacements and the legacy sort order.
+//! propagation, replacements and the legacy sort order; builtin plugin
+//! configs under `transformers`/`generators` (inline, files or directories)
+//! and `buildMetadata` annotations.
 //!
 //! Loading is restricted: a kustomization may read files only in or below its
 //! own directory (kubectl's default), and nothing may leave
 //! [`BuildOptions::boundary`] when one is set (what controllers use for an
-//! artifact root). Fields the engine does not implement (helmCharts, plugins,
-//! …) are errors naming the field.
+//! artifact root). Fields the engine does not implement (helmCharts, …) are
+//! errors naming the field; exec, container and Go plugins are refused (they
+//! run arbitrary programs).
 
 mod build_metadata;
 mod builtin_specs;
