@@ -171,6 +171,8 @@ fn load(b: &mut Builder, t: &Target<'_>, entries: &[String], name: &str) -> Resu
     for (i, entry) in entries.iter().enumerate() {
         let field = format!("{name}[{i}]");
         match crate::yaml_io::parse_objects(entry, &t.file, limits) {
+            // An inline config past the limits is refused, never retried as a path.
+            Err(e @ Error::Limit { .. }) => return Err(e),
             Ok(objects) if !objects.is_empty() => {
                 let origin = t.origin_of(&t.file_name()).map(Origin::file);
                 for obj in objects {
@@ -188,24 +190,7 @@ fn load(b: &mut Builder, t: &Target<'_>, entries: &[String], name: &str) -> Resu
     for (field, entry) in paths {
         let path = t.loader.join(entry.trim());
         if path.is_dir() {
-            let sub = b.sub_target_dir(t, entry.trim())?;
-            let (sk, sfile) = sub.load_kustomization()?;
-            if sk.is_component() {
-                return Err(Error::invalid(
-                    &t.file,
-                    format!(
-                        "{field}: expected kind != 'Component' for path '{}'",
-                        sub.root.display()
-                    ),
-                ));
-            }
-            let target = Target {
-                kustomization: &sk,
-                file: sfile,
-                loader: sub,
-                origin: t.origin_of(entry.trim()),
-            };
-            let built = b.accumulate(&target, ResMap::default())?;
+            let built = b.build_dir(t, entry.trim(), &field)?;
             for res in built.items {
                 out.push(Loaded {
                     field: field.clone(),

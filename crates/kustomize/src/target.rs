@@ -150,7 +150,37 @@ impl Builder {
         crate::plugins::run_transformers(self, t, ra)
     }
 
-    pub(crate) fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
+    /// Builds the kustomization directory `entry` of `t` (not a component),
+    /// once per build: a directory listed again returns the first result.
+    pub(crate) fn build_dir(&mut self, t: &Target<'_>, entry: &str, field: &str) -> Result<ResMap> {
+        let sub = self.sub_target_dir(t, entry)?;
+        let origin = t.origin_of(entry);
+        let key = (sub.root.clone(), origin.clone());
+        if let Some(done) = self.built.get(&key) {
+            return Ok(done.clone());
+        }
+        let (sk, sfile) = sub.load_kustomization()?;
+        if sk.is_component() {
+            return Err(Error::invalid(
+                &t.file,
+                format!(
+                    "{field}: expected kind != 'Component' for path '{}'",
+                    sub.root.display()
+                ),
+            ));
+        }
+        let target = Target {
+            kustomization: &sk,
+            file: sfile,
+            loader: sub,
+            origin,
+        };
+        let built = self.accumulate(&target, ResMap::default())?;
+        self.built.insert(key, built.clone());
+        Ok(built)
+    }
+
+    fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
         if is_remote(entry) {
             return Err(Error::invalid(
                 &t.file,
