@@ -85,6 +85,50 @@ pub(crate) enum TransformerConfig {
     Replacement(Vec<ReplacementEntry>),
     /// HashTransformer.
     Hash,
+    /// ValueAddTransformer: a value (default: the kustomization directory's
+    /// name) written into fields, or inserted into a path held there.
+    ValueAdd {
+        /// The value (empty: the kustomization directory's name).
+        value: String,
+        /// Where it goes.
+        targets: Vec<ValueAddTarget>,
+        /// File holding more targets (`targets:`).
+        target_file: String,
+    },
+}
+
+/// One target of a ValueAddTransformer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ValueAddTarget {
+    /// Objects changed (all when absent).
+    pub selector: Option<Selector>,
+    /// `/`-separated field path.
+    pub field_path: String,
+    /// When > 0: insert the value as this (1-based) part of the path the field holds.
+    pub file_path_position: i64,
+}
+
+/// Reads the `targets` list of a ValueAddTransformer (config or target file).
+pub(crate) fn value_add_targets(obj: &Map<String, Value>) -> Result<Vec<ValueAddTarget>, Failure> {
+    let items = match get(obj, "targets") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(Failure::new("targets must be a list")),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Object(m) = item else {
+            return Err(Failure::new("a targets entry must be a mapping"));
+        };
+        out.push(ValueAddTarget {
+            selector: typed(m, "selector", SELECTOR_FIELDS)?,
+            field_path: string(m, "fieldPath"),
+            file_path_position: get(m, "filePathPosition")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+        });
+    }
+    Ok(out)
 }
 
 /// A configured builtin generator.
@@ -311,7 +355,12 @@ pub(crate) fn parse(obj: &Map<String, Value>) -> Result<PluginConfig, Failure> {
                 project_id: field(account, "projectId"),
             }));
         }
-        "HelmChartInflationGenerator" | "ValueAddTransformer" => {
+        "ValueAddTransformer" => TransformerConfig::ValueAdd {
+            value: string(obj, "value").trim().to_string(),
+            targets: value_add_targets(obj).map_err(fail)?,
+            target_file: string(obj, "targetFilePath"),
+        },
+        "HelmChartInflationGenerator" => {
             return Err(Failure::new(format!(
                 "builtin plugin '{kind}' is not supported by driftless kustomize ({})",
                 config_id(obj)

@@ -287,6 +287,11 @@ fn transform(
             let replacements = target::load_replacements(t, entries)?;
             crate::replacement::apply(ra, &replacements).map_err(&err)?;
         }
+        TransformerConfig::ValueAdd {
+            value,
+            targets,
+            target_file,
+        } => value_add(t, ra, value, targets, target_file, field)?,
         TransformerConfig::Hash => {
             for res in &mut ra.items {
                 if res.needs_hash {
@@ -300,4 +305,173 @@ fn transform(
         }
     }
     Ok(())
+}
+
+/// A ValueAddTransformer run.
+fn value_add(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    value: &str,
+    targets: &[plugin_config::ValueAddTarget],
+    target_file: &str,
+    field: &str,
+) -> Result<()> {
+    let err = fail(&t.file, field);
+    let value = if value.is_empty() {
+        t.loader
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        value.to_string()
+    };
+    let mut all: Vec<plugin_config::ValueAddTarget> = targets.to_vec();
+    if !target_file.is_empty() {
+        let (real, text) = t.loader.read_text(target_file, &t.file)?;
+        for doc in crate::yaml_io::parse_documents(&text, &real, &t.loader.limits)? {
+            if let Value::Object(m) = doc {
+                all.extend(plugin_config::value_add_targets(&m).map_err(&err)?);
+            }
+        }
+    }
+    if all.is_empty() {
+        return Err(err(crate::error::Failure::new(
+            "must specify at least one target",
+        )));
+    }
+    for target in &all {
+        if target.field_path.is_empty() {
+            return Err(err(crate::error::Failure::new("fieldPath cannot be empty")));
+        }
+        if target.file_path_position < 0 {
+            return Err(err(crate::error::Failure::new(format!(
+                "value of FilePathPosition ({}) cannot be negative",
+                target.file_path_position
+            ))));
+        }
+    }
+    for target in &all {
+        let selected: Vec<usize> = match &target.selector {
+            Some(s) => crate::patch::select(ra, s).map_err(&err)?,
+            None => (0..ra.items.len()).collect(),
+        };
+        for i in selected {
+            let res = &mut ra.items[i];
+            if target.field_path == "metadata/namespace" {
+                namespace::set_object_namespace(
+                    res,
+                    &value,
+                    &[],
+                    false,
+                    namespace::SubjectMode::DefaultOnly,
+                )
+                .map_err(&err)?;
+                continue;
+            }
+            let path = crate::fieldspec::split_path(&target.field_path);
+            set_value_at(&mut res.obj, &path, &value, target.file_path_position).map_err(|e| {
+                err(crate::error::Failure::new(format!(
+                    "{e} ({})",
+                    res.cur_id()
+                )))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` at `path` (creating mappings on the way), or inserts it as
+/// part `position` (1-based) of the path already held there.
+fn set_value_at(
+    obj: &mut Map<String, Value>,
+    path: &[String],
+    value: &str,
+    position: i64,
+) -> std::result::Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut node = obj;
+    for name in parents {
+        let next = node
+            .entry(name.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if next.is_null() {
+            *next = Value::Object(Map::new());
+        }
+        node = match next {
+            Value::Object(m) => m,
+            _ => return Err(format!("field '{name}' is not a mapping")),
+        };
+    }
+    let current = match node.get(last) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Object(_)) | Some(Value::Array(_)) => {
+            return Err(format!("field '{last}' is not a scalar"));
+        }
+        Some(v) => crate::resource::scalar_text(v),
+    };
+    let new = if position > 0 {
+        insert_path_part(&current, usize::try_from(position - 1).unwrap_or(0), value)
+    } else {
+        value.to_string()
+    };
+    node.insert(last.clone(), Value::String(new));
+    Ok(())
+}
+
+/// kyaml's `filesys.InsertPathPart`: `part` becomes element `pos` of `path`.
+fn insert_path_part(path: &str, pos: usize, part: &str) -> String {
+    if part.is_empty() {
+        return path.to_string();
+    }
+    let mut parts: Vec<&str> = match path {
+        "" => Vec::new(),
+        "/" => vec![""],
+        p => p.split('/').collect(),
+    };
+    let mut pos = pos.min(parts.len());
+    if parts.first() == Some(&"") && pos < parts.len() {
+        pos += 1;
+    }
+    parts.insert(pos, part);
+    let absolute = parts.first() == Some(&"");
+    let rest: Vec<&str> = parts
+        .iter()
+        .skip(usize::from(absolute))
+        .copied()
+        .filter(|p| !p.is_empty())
+        .collect();
+    let joined = rest.join("/");
+    let cleaned = if joined.is_empty() {
+        String::new()
+    } else {
+        crate::build_metadata::join("", &joined)
+    };
+    if absolute {
+        format!("/{cleaned}")
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_path_part;
+
+    #[test]
+    fn inserts_path_parts_like_kyaml() {
+        assert_eq!(
+            insert_path_part("projects/foo", 1, "cat-111"),
+            "projects/cat-111/foo"
+        );
+        assert_eq!(
+            insert_path_part("projects", 1, "cat-111"),
+            "projects/cat-111"
+        );
+        assert_eq!(insert_path_part("/a/b", 0, "x"), "/x/a/b");
+        assert_eq!(insert_path_part("", 3, "x"), "x");
+        assert_eq!(insert_path_part("a/b", 9, ""), "a/b");
+    }
 }
