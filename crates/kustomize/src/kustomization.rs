@@ -18,7 +18,6 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
-    "validators",
     "vars",
     "configurations",
     "crds",
@@ -107,6 +106,9 @@ pub struct Kustomization {
     /// Builtin transformer configs: inline YAML, files or kustomization directories.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transformers: Vec<String>,
+    /// Transformer configs run as checks: they must leave every object unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<String>,
     /// `originAnnotations`, `transformerAnnotations`, `managedByLabel`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub build_metadata: Vec<String>,

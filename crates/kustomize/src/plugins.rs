@@ -146,6 +146,47 @@ pub(crate) fn run_transformers(b: &mut Builder, t: &Target<'_>, ra: &mut ResMap)
     Ok(())
 }
 
+/// Runs the `validators:` configs of `t`: each is a transformer that must
+/// leave the objects as they are (kustomize ignores only its
+/// `validated-by` label).
+pub(crate) fn run_validators(b: &mut Builder, t: &Target<'_>, ra: &mut ResMap) -> Result<()> {
+    let entries = &t.kustomization.validators;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    for loaded in load(b, t, entries, "validators")? {
+        let config = plugin_config::parse(&loaded.obj).map_err(fail(&t.file, &loaded.field))?;
+        let PluginConfig::Transformer(config) = config else {
+            return Err(Error::invalid(
+                &t.file,
+                format!(
+                    "{}: plugin {} not a transformer",
+                    loaded.field,
+                    plugin_config::config_id(&loaded.obj)
+                ),
+            ));
+        };
+        let mut copy = ra.clone();
+        transform(t, &mut copy, &config, &loaded.field)?;
+        let unchanged = copy.items.len() == ra.items.len()
+            && copy
+                .items
+                .iter()
+                .zip(&ra.items)
+                .all(|(a, b)| a.obj == b.obj);
+        if !unchanged {
+            return Err(Error::invalid(
+                &t.file,
+                format!(
+                    "{}: validator shouldn't modify the resource map",
+                    loaded.field
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// kustomize's OriginFromCustomPlugin: the config's own file as `configuredIn`.
 fn plugin_origin(loaded: &Loaded) -> Option<Origin> {
     let origin = loaded.origin.as_ref()?;

@@ -147,7 +147,8 @@ impl Builder {
             *ra = self.accumulate(&target, taken)?;
         }
         run_transformers(t, ra)?;
-        crate::plugins::run_transformers(self, t, ra)
+        crate::plugins::run_transformers(self, t, ra)?;
+        crate::plugins::run_validators(self, t, ra)
     }
 
     /// Builds the kustomization directory `entry` of `t` (not a component),
