@@ -44,6 +44,7 @@ mod yaml_emit;
 mod yaml_io;
 mod yaml_key_order;
 mod yaml_meter;
+mod yaml_resolve;
 mod yaml_value;
 
 use std::path::{Path, PathBuf};

@@ -513,7 +513,11 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
             let (real, text) = t.loader.read_text(&p.path, &t.file)?;
             Ok((format!("[path: {:?}]", real.display().to_string()), text))
         }
-        (true, false) => Ok((format!("[patch: {:?}]", p.patch.trim()), p.patch.clone())),
+        // kustomize trims an inline patch (not a patch file's text).
+        (true, false) => Ok((
+            format!("[patch: {:?}]", p.patch.trim()),
+            p.patch.trim().to_string(),
+        )),
     }
 }
 

@@ -14,7 +14,8 @@ kustomize/v5.5.0 (the kustomize the installed kubectl bundles).
    where `curl` of this repository's raw files is served from the mirror (no
    network) and `kustomize build DIR` records DIR as a case
    `examples__<doc>[__n]/`; `kustomize edit` runs a kustomize built from the
-   same tag (it only edits files).
+   same tag (it only edits files). Each kustomization checked into an
+   example's directory is a case `examples_tree__<path>/` too.
 3. Each case's expectation is what the INSTALLED `kubectl kustomize` prints
    for it: `expected.yaml` (exact bytes) or `expected-error.txt` (its stderr,
    the input directory replaced by `<input>`). The Go tests' expectations are
@@ -203,7 +204,7 @@ def port_krusty(dump, out, skipped):
 
 
 SANDBOX_PRELUDE = r'''
-set -u
+set -u -a
 export PATH="$SANDBOX_BIN:$PATH"
 '''
 
@@ -237,6 +238,12 @@ for url in urls:
             open(target, "wb").write(data)
 '''
 
+KUBECTL_STUB = r'''#!/bin/sh
+# Only `kubectl kustomize` is allowed in a walkthrough; nothing reaches a cluster.
+if [ "$1" = kustomize ]; then exec /usr/bin/kubectl "$@"; fi
+echo "kubectl $1: no cluster in the sandbox" >&2; exit 1
+'''
+
 MKTEMP_STUB = r'''#!/bin/sh
 # Deterministic temporary directories under the sandbox home.
 n=0; while [ -e "$TMPDIR/demo$n" ]; do n=$((n+1)); done
@@ -252,10 +259,12 @@ if [ "$1" = build ]; then
   dir=""
   for a in "$@"; do case "$a" in -*) ;; *) dir="$a";; esac; done
   [ -z "$dir" ] && dir=.
+  # Walkthroughs assume the reader stands in $DEMO_HOME.
+  if [ ! -d "$dir" ] && [ -n "${DEMO_HOME:-}" ] && [ -d "$DEMO_HOME/$dir" ]; then dir="$DEMO_HOME/$dir"; fi
   n=$(cat "$RECORD_DIR/count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$RECORD_DIR/count"
   (cd "$dir" 2>/dev/null && pwd) > "$RECORD_DIR/build-$n" || echo "missing:$dir" > "$RECORD_DIR/build-$n"
   mkdir -p "$RECORD_DIR/snap-$n" && cp -a / "$RECORD_DIR/snap-$n" 2>/dev/null
-  exec kubectl kustomize "$dir"
+  exec /usr/bin/kubectl kustomize "$dir"
 fi
 if [ -z "${KUSTOMIZE_CLI:-}" ]; then echo "kustomize CLI unavailable" >&2; exit 3; fi
 exec "$KUSTOMIZE_CLI" "$@"
@@ -264,6 +273,11 @@ exec "$KUSTOMIZE_CLI" "$@"
 
 def md_blocks(text):
     """The shell code blocks of a walkthrough, in order."""
+    # mdrip runs the blocks labelled by an `<!-- @name ... -->` comment.
+    labelled = [m.group(1) for m in
+                re.finditer(r"<!--\s*@[^>]*-->\s*\n```[a-z]*\n(.*?)```", text, re.S)]
+    if labelled:
+        return labelled
     return [m.group(1) for m in re.finditer(r"```(?:sh|bash|shell)\n(.*?)```", text, re.S)]
 
 
@@ -278,13 +292,14 @@ def port_examples(src, out, skipped, cli):
         if "kustomize build" not in script:
             continue
         reason = None
-        if re.search(r"https?://(?!raw\.githubusercontent\.com/kubernetes-sigs/kustomize/)", script):
+        joined = script.replace("\\\n", "")
+        if re.search(r"https?://(?!raw\.githubusercontent\.com/kubernetes-sigs/kustomize/)", joined):
             reason = "fetches from the network"
         elif "github.com/" in script and "build github.com" in script.replace("\\\n", " "):
             reason = "builds a remote git base (network)"
         elif "helm" in script.lower():
             reason = "helm chart inflation (needs helm)"
-        elif re.search(r"go build|go get|plugin", script) and "alpha-plugins" in script:
+        elif "enable-alpha-plugins" in joined or "enable_alpha_plugins" in joined:
             reason = "Go/exec plugins"
         if reason:
             skipped.append((f"examples__{doc}", reason))
@@ -299,6 +314,7 @@ def port_examples(src, out, skipped, cli):
             home.mkdir()
             (bin_dir / "curl").write_text(CURL_STUB)
             (bin_dir / "mktemp").write_text(MKTEMP_STUB)
+            (bin_dir / "kubectl").write_text(KUBECTL_STUB)
             stub = KUSTOMIZE_STUB.replace("cp -a / ", f"cp -a {home}/. ")
             (bin_dir / "kustomize").write_text(stub)
             for f in bin_dir.iterdir():
@@ -331,29 +347,52 @@ def port_examples(src, out, skipped, cli):
                 add_case(out, name, snap, str(rel_dir) or ".", {}, skipped)
 
 
+def port_example_trees(src, out, skipped):
+    """Each kustomization checked into examples/<example>/ is a case too."""
+    examples = src / "examples"
+    for kfile in sorted(examples.glob("**/kustomization.yaml")):
+        rel = kfile.parent.relative_to(examples)
+        if rel.parts[0] in ("zh", "alphaTestExamples"):
+            continue
+        name = "examples_tree__" + re.sub(r"[^A-Za-z0-9]+", "_", str(rel)).strip("_")
+        top = examples / rel.parts[0]
+        build_dir = str(Path(*rel.parts[1:])) if len(rel.parts) > 1 else "."
+        add_case(out, name, top, build_dir, {}, skipped)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mirror")
     ap.add_argument("--tag", default="kustomize/v5.5.0")
     ap.add_argument("--no-examples", action="store_true")
+    ap.add_argument("--examples-only", action="store_true",
+                    help="regenerate only the examples__* cases (keeps SKIPPED.md's krusty rows)")
     args = ap.parse_args()
     out = HERE
     for old in out.iterdir():
         if old.is_dir() and (old / "input").is_dir():
-            shutil.rmtree(old)
+            if not args.examples_only or old.name.startswith("examples_"):
+                shutil.rmtree(old)
     skipped = []
+    if args.examples_only:
+        for line in (out / "SKIPPED.md").read_text().splitlines():
+            m = re.match(r"\| `([^`]+)` \| (.*) \|$", line)
+            if m and not m.group(1).startswith("examples_"):
+                skipped.append((m.group(1), m.group(2)))
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         src = tmp / "src"
         src.mkdir()
         unpack(args.mirror, args.tag, src)
-        dump = tmp / "dump"
-        dump.mkdir()
-        dump_krusty(src, dump)
-        port_krusty(dump, out, skipped)
+        if not args.examples_only:
+            dump = tmp / "dump"
+            dump.mkdir()
+            dump_krusty(src, dump)
+            port_krusty(dump, out, skipped)
         if not args.no_examples:
             cli = build_kustomize_cli(src)
             port_examples(src, out, skipped, cli)
+            port_example_trees(src, out, skipped)
     lines = ["# Skipped kustomize cases", "",
              f"Cases of kustomize `{args.tag}` not ported, and why (generated by `port.py`).", "",
              "| case | reason |", "|---|---|"]
