@@ -25,7 +25,8 @@ pub(crate) fn parse(text: &str, limits: &Limits) -> Outcome<Vec<Operation>> {
         return Err(Failure::new("empty json patch operations"));
     }
     let yaml = || {
-        crate::yaml_io::parse_value(trimmed, std::path::Path::new("patch"), limits).map_err(|e| {
+        // The whole text: a trimmed one loses a final block scalar's line break.
+        crate::yaml_io::parse_value(text, std::path::Path::new("patch"), limits).map_err(|e| {
             Failure::new(match e {
                 Error::Yaml { message, .. } => format!("invalid JSON patch: {message}"),
                 other => format!("invalid JSON patch: {other}"),
@@ -271,5 +272,16 @@ mod tests {
         let mut doc = serde_json::json!({"data": {"a": "x"}});
         let err = apply(&mut doc, &ops, 1 << 20).expect_err("refused");
         assert!(err.0.contains("max-file-bytes=1048576"), "{err}");
+    }
+
+    #[test]
+    fn a_final_block_scalar_keeps_its_line_break() {
+        let ops = parse(
+            "- op: add\n  path: /data/k\n  value: |\n    a\n    b\n",
+            &Limits::default(),
+        )
+        .unwrap_or_default();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0].value, Some(Value::String("a\nb\n".into())));
     }
 }

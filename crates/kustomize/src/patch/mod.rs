@@ -24,8 +24,11 @@ pub(crate) enum LoadedPatch {
 }
 
 /// Classifies patch text as strategic-merge or JSON6902 (kustomize's rule: exactly one must parse).
+///
+/// The text is parsed as given: trimming it would drop the line break that
+/// ends a final `|` block scalar (kustomize trims inline patches only, which
+/// [`crate::target`] does before calling this).
 pub(crate) fn load(text: &str, source: &str, limits: &Limits) -> Outcome<LoadedPatch> {
-    let text = text.trim();
     let as_json = json6902::parse(text, limits);
     let as_smp = parse_smp(text, limits);
     match (as_smp, as_json) {
@@ -129,5 +132,21 @@ pub(crate) fn find_patch_target(resmap: &ResMap, patch: &Map<String, Value>) -> 
         _ => Err(Failure::new(format!(
             "multiple matches for Id {id}; failed to find unique target for patch {id}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The springboot example's patch file ends with a `|` block scalar: its
+    /// value ends with a line break (which feeds the generated name's hash).
+    #[test]
+    fn a_patch_file_ending_with_a_block_scalar_keeps_its_line_break() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  app.properties: |\n    a=1\n    b=2\n";
+        let Ok(LoadedPatch::Strategic(docs)) = load(text, "patch.yaml", &Limits::default()) else {
+            panic!("a strategic-merge patch");
+        };
+        assert_eq!(docs[0]["data"]["app.properties"], "a=1\nb=2\n");
     }
 }

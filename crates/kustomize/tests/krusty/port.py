@@ -14,7 +14,8 @@ kustomize/v5.5.0 (the kustomize the installed kubectl bundles).
    where `curl` of this repository's raw files is served from the mirror (no
    network) and `kustomize build DIR` records DIR as a case
    `examples__<doc>[__n]/`; `kustomize edit` runs a kustomize built from the
-   same tag (it only edits files).
+   same tag (it only edits files). Each kustomization checked into an
+   example's directory is a case `examples_tree__<path>/` too.
 3. Each case's expectation is what the INSTALLED `kubectl kustomize` prints
    for it: `expected.yaml` (exact bytes) or `expected-error.txt` (its stderr,
    the input directory replaced by `<input>`). The Go tests' expectations are
@@ -27,6 +28,7 @@ Usage: port.py MIRROR_GIT_DIR [--tag kustomize/v5.5.0]
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -87,6 +89,18 @@ def dump_krusty(src, dump):
     if sig not in text:
         sys.exit("Kustomizer.Run signature not found: update the hook")
     runner.write_text(text.replace(sig, sig + "\tdumpCase(fSys, path, b.options)\n", 1))
+    # WriteLegacyConfigs concatenates a Go map in iteration order: sort it so
+    # regenerated cases are byte-stable.
+    harness = src / "api" / "testutils" / "kusttest" / "harness.go"
+    text = harness.read_text()
+    loop = "\tfor _, tCfg := range m {\n\t\tcontent = append(content, []byte(tCfg)...)\n\t}\n"
+    if loop not in text:
+        sys.exit("WriteLegacyConfigs loop not found: update port.py")
+    text = text.replace(loop, (
+        "\tkeys := make([]string, 0, len(m))\n\tfor k := range m {\n\t\tkeys = append(keys, k)\n\t}\n"
+        "\tsort.Strings(keys)\n\tfor _, k := range keys {\n\t\tcontent = append(content, []byte(m[k])...)\n\t}\n"))
+    text = text.replace('import (\n', 'import (\n\t"sort"\n', 1)
+    harness.write_text(text)
     env = dict(os.environ, KRUSTY_DUMP=str(dump))
     # Tests whose plugins cannot be compiled fail; their dumps are still written.
     run(["go", "test", "-count=1", "./krusty/"], cwd=src / "api", env=env)
@@ -110,6 +124,40 @@ def keep_empty_dirs(root):
             Path(d, ".gitkeep").write_text("")
 
 
+def normalized(text):
+    """Text with the run-dependent parts of a dump fixed: the test's random
+    temp root and the loopback port of the Go test's HTTP server."""
+    text = re.sub(r"/tmp/kustomize-\d+", "/tmp/kustomize-0", text)
+    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:0", text)
+
+
+def normalize_temp_paths(root):
+    """Absolute paths into a test's random temp root (which never exist when
+    the case is replayed) get one fixed name, so regenerated cases are stable."""
+    for f in root.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            try:
+                text = f.read_text()
+            except (UnicodeDecodeError, OSError):
+                continue
+            fixed = normalized(text)
+            if fixed != text:
+                f.write_text(fixed)
+
+
+def case_digest(d):
+    """A digest of a dump's files, build path and options."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in d.rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        try:
+            data = normalized(data.decode()).encode()
+        except UnicodeDecodeError:
+            pass
+        h.update(str(f.relative_to(d)).encode() + b"\0" + data + b"\0")
+    return h.hexdigest()
+
+
 def kubectl_build(case):
     """Runs kubectl kustomize on a case; writes expected.yaml or expected-error.txt."""
     input_dir = case / "input"
@@ -127,6 +175,8 @@ def kubectl_build(case):
     err = res.stderr.decode(errors="replace")
     err = err.replace(str(input_dir.resolve()), "<input>").replace(str(input_dir), "<input>")
     err = kubectl_message(err)
+    # Go pointers printed in some messages vary from run to run.
+    err = re.sub(r"0xc[0-9a-f]{6,12}", "0xc000000000", err)
     (case / "expected-error.txt").write_text(err.strip() + "\n")
     return err
 
@@ -163,6 +213,7 @@ def add_case(out, name, input_src, build_dir, options, skipped):
         shutil.rmtree(case)
     shutil.copytree(input_src, case / "input", symlinks=True)
     keep_empty_dirs(case / "input")
+    normalize_temp_paths(case / "input")
     (case / "build-dir").write_text(build_dir + "\n")
     if options:
         (case / "options.json").write_text(json.dumps(options, indent=2, sort_keys=True) + "\n")
@@ -180,9 +231,21 @@ def add_case(out, name, input_src, build_dir, options, skipped):
                 return
 
 
+def numbered_dumps(dump):
+    """(name, dir) per dump: a test's builds are numbered in the order of
+    their content digests (table-driven tests run their cases in Go map
+    order, which varies), identical builds counted once."""
+    groups = {}
+    for d in dump.iterdir():
+        base = re.sub(r"__\d+$", "", d.name)
+        groups.setdefault(base, {}).setdefault(case_digest(d), d)
+    for base in sorted(groups):
+        for i, digest in enumerate(sorted(groups[base]), 1):
+            yield (base + (f"__{i}" if i > 1 else "")), groups[base][digest]
+
+
 def port_krusty(dump, out, skipped):
-    for d in sorted(dump.iterdir()):
-        name = d.name
+    for name, d in numbered_dumps(dump):
         file = name.split("__")[0]
         test = "__".join(name.split("__")[:2])
         if file in SKIP_FILES:
@@ -195,9 +258,6 @@ def port_krusty(dump, out, skipped):
             skipped.append((name, "builds a directory outside the test's temporary root"))
             continue
         options = json.loads((d / "options.json").read_text())
-        if options.get("execEnabled"):
-            skipped.append((name, "exec plugins enabled by the test"))
-            continue
         build_dir = (d / "build-dir").read_text().strip()
         add_case(out, name, d / "input", build_dir, options, skipped)
 
@@ -260,7 +320,11 @@ if [ "$1" = build ]; then
   [ -z "$dir" ] && dir=.
   # Walkthroughs assume the reader stands in $DEMO_HOME.
   if [ ! -d "$dir" ] && [ -n "${DEMO_HOME:-}" ] && [ -d "$DEMO_HOME/$dir" ]; then dir="$DEMO_HOME/$dir"; fi
+  # Concurrent builds (diff <(kustomize build a) <(kustomize build b)) take
+  # their number under a lock.
+  while ! mkdir "$RECORD_DIR/lock" 2>/dev/null; do sleep 0.01; done
   n=$(cat "$RECORD_DIR/count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$RECORD_DIR/count"
+  rmdir "$RECORD_DIR/lock"
   (cd "$dir" 2>/dev/null && pwd) > "$RECORD_DIR/build-$n" || echo "missing:$dir" > "$RECORD_DIR/build-$n"
   mkdir -p "$RECORD_DIR/snap-$n" && cp -a / "$RECORD_DIR/snap-$n" 2>/dev/null
   exec /usr/bin/kubectl kustomize "$dir"
@@ -330,8 +394,18 @@ def port_examples(src, out, skipped, cli):
                 skipped.append((f"examples__{doc}", "walkthrough script did not reach a build: "
                                 + (tail[0] if tail else "")))
                 continue
+            names = {}
             for i, b in enumerate(builds, 1):
-                name = f"examples__{doc}" + (f"__{i}" if i > 1 else "")
+                # Named by the directory built (concurrent builds in one
+                # command line record in varying order), then by content.
+                built = b.read_text().strip()
+                slug = re.sub(r"[^A-Za-z0-9]+", "_", built.split("/demo", 1)[-1]).strip("_")
+                key = (slug, case_digest(record / f"snap-{i}"))
+                if key in names:
+                    continue
+                n = sum(1 for k in names if k[0] == slug) + 1
+                names[key] = True
+                name = f"examples__{doc}__{slug}" + (f"__{n}" if n > 1 else "")
                 if b.read_text().startswith("missing:"):
                     skipped.append((name, "walkthrough builds a directory its script never creates: "
                                     + b.read_text().strip()[8:]))
@@ -346,6 +420,19 @@ def port_examples(src, out, skipped, cli):
                 add_case(out, name, snap, str(rel_dir) or ".", {}, skipped)
 
 
+def port_example_trees(src, out, skipped):
+    """Each kustomization checked into examples/<example>/ is a case too."""
+    examples = src / "examples"
+    for kfile in sorted(examples.glob("**/kustomization.yaml")):
+        rel = kfile.parent.relative_to(examples)
+        if rel.parts[0] in ("zh", "alphaTestExamples"):
+            continue
+        name = "examples_tree__" + re.sub(r"[^A-Za-z0-9]+", "_", str(rel)).strip("_")
+        top = examples / rel.parts[0]
+        build_dir = str(Path(*rel.parts[1:])) if len(rel.parts) > 1 else "."
+        add_case(out, name, top, build_dir, {}, skipped)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mirror")
@@ -357,13 +444,13 @@ def main():
     out = HERE
     for old in out.iterdir():
         if old.is_dir() and (old / "input").is_dir():
-            if not args.examples_only or old.name.startswith("examples__"):
+            if not args.examples_only or old.name.startswith("examples_"):
                 shutil.rmtree(old)
     skipped = []
     if args.examples_only:
         for line in (out / "SKIPPED.md").read_text().splitlines():
             m = re.match(r"\| `([^`]+)` \| (.*) \|$", line)
-            if m and not m.group(1).startswith("examples__"):
+            if m and not m.group(1).startswith("examples_"):
                 skipped.append((m.group(1), m.group(2)))
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
@@ -378,6 +465,7 @@ def main():
         if not args.no_examples:
             cli = build_kustomize_cli(src)
             port_examples(src, out, skipped, cli)
+            port_example_trees(src, out, skipped)
     lines = ["# Skipped kustomize cases", "",
              f"Cases of kustomize `{args.tag}` not ported, and why (generated by `port.py`).", "",
              "| case | reason |", "|---|---|"]
