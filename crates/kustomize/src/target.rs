@@ -138,8 +138,8 @@ impl Builder {
         self.run_generators(t, ra)?;
         crate::plugins::run_generators(self, t, ra)?;
         for component in &k.components {
-            let sub = self.sub_target_dir(t, component)?;
-            let (ck, cfile) = sub.load_kustomization()?;
+            let sub = self.sub_target_dir(t, component, "components")?;
+            let (ck, cfile) = load_listed(t, &sub, "components", component)?;
             if !ck.is_component() {
                 return Err(Error::invalid(
                     &t.file,
@@ -170,7 +170,7 @@ impl Builder {
     /// Builds the kustomization directory `entry` of `t` (not a component),
     /// once per build: a directory listed again returns the first result.
     pub(crate) fn build_dir(&mut self, t: &Target<'_>, entry: &str, field: &str) -> Result<ResMap> {
-        let sub = self.sub_target_dir(t, entry)?;
+        let sub = self.sub_target_dir(t, entry, field)?;
         self.build_loaded_dir(t, sub, entry, field)
     }
 
@@ -188,7 +188,7 @@ impl Builder {
         if let Some(done) = self.built.get(&key) {
             return Ok(done.clone());
         }
-        let (sk, sfile) = sub.load_kustomization()?;
+        let (sk, sfile) = load_listed(t, &sub, field, entry)?;
         if sk.is_component() {
             return Err(Error::invalid(
                 &t.file,
@@ -209,12 +209,12 @@ impl Builder {
         Ok(built)
     }
 
-    fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
+    fn sub_target_dir(&self, t: &Target<'_>, entry: &str, field: &str) -> Result<Loader> {
         if is_remote(entry) {
             return Err(Error::invalid(
                 &t.file,
                 format!(
-                    "remote resource '{entry}' is not supported (only local files and directories)"
+                    "{field}: remote resource '{entry}' is not supported (only local files and directories)"
                 ),
             ));
         }
@@ -223,7 +223,7 @@ impl Builder {
             return Err(Error::invalid(
                 &t.file,
                 format!(
-                    "'{entry}' is not a directory (looked for '{}')",
+                    "{field}: '{entry}' is not a directory (looked for '{}')",
                     dir.display()
                 ),
             ));
@@ -316,6 +316,22 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Loads the kustomization of a directory `t` lists as `entry` under `field`;
+/// a directory without one is an error naming `t`'s file and the field.
+fn load_listed(
+    t: &Target<'_>,
+    sub: &Loader,
+    field: &str,
+    entry: &str,
+) -> Result<(Kustomization, PathBuf)> {
+    sub.load_kustomization().map_err(|e| match e {
+        Error::MissingKustomization { .. } => {
+            Error::invalid(&t.file, format!("{field}: '{entry}': {e}"))
+        }
+        other => other,
+    })
 }
 
 /// Refuses a kustomization about to hold `count` objects when that is past the limit.

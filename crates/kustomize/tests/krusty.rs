@@ -273,4 +273,19 @@ fn kustomize_suite_matches_kubectl() {
         !results.iter().any(|r| r.detail == "PANIC"),
         "the engine panicked\n{report}"
     );
+    // A refusal names the file it is about (a kustomization, or the file it
+    // lists that cannot be read or parsed).
+    let unnamed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::BothFail)
+        .filter(|r| {
+            let input = root().join(&r.name).join("input");
+            !r.detail.contains(input.to_string_lossy().as_ref())
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "refusals that name no file of the case: {unnamed:?}\n{report}"
+    );
 }
