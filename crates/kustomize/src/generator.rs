@@ -174,7 +174,9 @@ fn load_pairs(
         envs.push(args.env.clone());
     }
     for env in &envs {
-        let (_, bytes) = loader.read_file(env, kfile)?;
+        let (_, bytes) = loader
+            .read_file(env, kfile)
+            .map_err(unreadable(kfile, "envs", env))?;
         out.extend(
             parse_env_file(&bytes)
                 .map_err(|m| Error::invalid(kfile, format!("env file '{env}': {m}")))?,
@@ -186,10 +188,24 @@ fn load_pairs(
     }
     for source in &args.files {
         let (key, path) = parse_file_source(source).map_err(|m| Error::invalid(kfile, m))?;
-        let (_, bytes) = loader.read_file(&path, kfile)?;
+        let (_, bytes) = loader
+            .read_file(&path, kfile)
+            .map_err(unreadable(kfile, "files", &path))?;
         out.push((key, RawValue(bytes)));
     }
     Ok(out)
+}
+
+/// A file a generator lists that cannot be read: an error naming the
+/// kustomization, the field and the entry.
+fn unreadable<'a>(kfile: &'a Path, field: &'a str, rel: &'a str) -> impl Fn(Error) -> Error + 'a {
+    move |e| match e {
+        Error::Io { path, source } => Error::invalid(
+            kfile,
+            format!("{field}: '{rel}': {}: {source}", path.display()),
+        ),
+        other => other,
+    }
 }
 
 /// Bytes of a value (file contents may be binary).

@@ -18,12 +18,13 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
-    "generators",
-    "transformers",
-    "validators",
-    "buildMetadata",
     "inventory",
 ];
+
+/// apiVersion of kind Kustomization.
+const KUSTOMIZATION_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+/// apiVersion of kind Component.
+const COMPONENT_VERSION: &str = "kustomize.config.k8s.io/v1alpha1";
 
 /// A kustomization.yaml (kinds `Kustomization` and `Component`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,6 +110,18 @@ pub struct Kustomization {
     /// document) or `version` (a built-in one).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub openapi: BTreeMap<String, String>,
+    /// Builtin generator configs: inline YAML, files or kustomization directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generators: Vec<String>,
+    /// Builtin transformer configs: inline YAML, files or kustomization directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transformers: Vec<String>,
+    /// Transformer configs run as checks: they must leave every object unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<String>,
+    /// `originAnnotations`, `transformerAnnotations`, `managedByLabel`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_metadata: Vec<String>,
     /// Fields this engine refuses (kept to name them in the error).
     #[serde(flatten, skip_serializing)]
     pub(crate) unsupported: BTreeMap<String, Value>,
@@ -514,9 +527,11 @@ impl Kustomization {
                 ));
             }
         };
-        let Some(fields) = value.as_object() else {
+        let mut value = value;
+        let Some(fields) = value.as_object_mut() else {
             return Err(Error::invalid(path, "invalid Kustomization: not a mapping"));
         };
+        crate::kustomization_keys::normalize(fields);
         if fields.keys().all(|k| k == "apiVersion" || k == "kind") {
             return Err(Error::invalid(path, "kustomization.yaml is empty"));
         }
@@ -540,13 +555,34 @@ impl Kustomization {
                 format!("invalid Kustomization: unknown field \"{field}\""),
             ));
         }
-        match self.kind.as_deref() {
-            None | Some("") | Some("Kustomization") | Some("Component") => Ok(()),
-            Some(other) => Err(Error::invalid(
+        let kind = match self.kind.as_deref() {
+            None | Some("") | Some("Kustomization") => "Kustomization",
+            Some("Component") => "Component",
+            Some(other) => {
+                return Err(Error::invalid(
+                    path,
+                    format!("kind should be Kustomization or Component, found '{other}'"),
+                ));
+            }
+        };
+        let required = if kind == "Component" {
+            COMPONENT_VERSION
+        } else {
+            KUSTOMIZATION_VERSION
+        };
+        match self.api_version.as_deref() {
+            None | Some("") => Ok(()),
+            Some(v) if v == required => Ok(()),
+            Some(_) => Err(Error::invalid(
                 path,
-                format!("kind should be Kustomization or Component, found '{other}'"),
+                format!("apiVersion for {kind} should be {required}"),
             )),
         }
+    }
+
+    /// True when `buildMetadata` lists `option`.
+    pub fn has_build_metadata(&self, option: &str) -> bool {
+        self.build_metadata.iter().any(|o| o == option)
     }
 
     /// True for `kind: Component`.

@@ -5,14 +5,18 @@
 //! resources, components, namespace, name prefix/suffix, labels, annotations,
 //! images, replicas, patches (strategic merge and JSON6902), ConfigMap and
 //! Secret generators with kustomize's content hash, name-reference
-//! propagation, replacements and the legacy sort order.
+//! propagation, replacements and the legacy sort order; builtin plugin
+//! configs under `transformers`/`generators` (inline, files or directories)
+//! and `buildMetadata` annotations.
 //!
 //! Loading is restricted: a kustomization may read files only in or below its
 //! own directory (kubectl's default), and nothing may leave
 //! [`BuildOptions::boundary`] when one is set (what controllers use for an
-//! artifact root). Fields the engine does not implement (helmCharts, plugins,
-//! …) are errors naming the field.
+//! artifact root). Fields the engine does not implement (helmCharts, …) are
+//! errors naming the field; exec, container and Go plugins are refused (they
+//! run arbitrary programs).
 
+mod build_metadata;
 mod builtin_specs;
 mod crd_config;
 mod custom_config;
@@ -22,11 +26,14 @@ mod flux;
 mod generator;
 mod hash;
 mod kustomization;
+mod kustomization_keys;
 mod limits;
 mod loader;
 mod name_reference;
 mod openapi;
 mod patch;
+mod plugin_config;
+mod plugins;
 mod regex_cache;
 mod replacement;
 mod resid;
@@ -193,13 +200,17 @@ fn root_loader(root: &Path, file: &Path, opts: &BuildOptions) -> Result<Loader> 
 
 fn build_target(loader: Loader, k: &Kustomization, file: PathBuf) -> Result<ResourceList> {
     let limits = loader.limits;
+    // kustomize tracks origins through the whole build when the top
+    // kustomization asks for any build metadata (its children inherit it).
     let target = Target {
         kustomization: k,
         file: file.clone(),
         loader,
+        origin: (!k.build_metadata.is_empty()).then(String::new),
     };
     let ra = Builder::new().accumulate(&target, resmap::ResMap::default())?;
-    let ra = target::finish(ra, k, &file, &limits)?;
+    let mut ra = target::finish(ra, k, &file, &limits)?;
+    build_metadata::finish(&mut ra, &k.build_metadata);
     Ok(ResourceList {
         objects: ra
             .items

@@ -7,36 +7,48 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 /// Stand-in namespace of cluster-scoped objects.
 pub(crate) const CLUSTER_NAMESPACE: &str = "_non_namespaceable_";
 
-/// True for kinds the Kubernetes API serves without a namespace.
-pub(crate) fn is_cluster_scoped_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "APIService"
-            | "CSIDriver"
-            | "CSINode"
-            | "CertificateSigningRequest"
-            | "ClusterRole"
-            | "ClusterRoleBinding"
-            | "ComponentStatus"
-            | "CustomResourceDefinition"
-            | "FlowSchema"
-            | "IngressClass"
-            | "MutatingWebhookConfiguration"
-            | "Namespace"
-            | "Node"
-            | "PersistentVolume"
-            | "PodSecurityPolicy"
-            | "PriorityClass"
-            | "PriorityLevelConfiguration"
-            | "RuntimeClass"
-            | "SelfSubjectAccessReview"
-            | "SelfSubjectRulesReview"
-            | "StorageClass"
-            | "SubjectAccessReview"
-            | "TokenReview"
-            | "ValidatingWebhookConfiguration"
-            | "VolumeAttachment"
-    )
+/// True for the kinds of the Kubernetes API served without a namespace, by
+/// API group and kind (kustomize's built-in schema): a custom resource that
+/// merely shares a kind name (`servicebus.azure.com` `Namespace`) is namespaced.
+pub(crate) fn is_cluster_scoped_kind(group: &str, kind: &str) -> bool {
+    match group {
+        "" => matches!(
+            kind,
+            "ComponentStatus" | "Namespace" | "Node" | "NodeProxyOptions" | "PersistentVolume"
+        ),
+        "admissionregistration.k8s.io" => {
+            kind == "MutatingWebhookConfiguration" || kind == "ValidatingWebhookConfiguration"
+        }
+        "apiextensions.k8s.io" => kind == "CustomResourceDefinition",
+        "apiregistration.k8s.io" => kind == "APIService",
+        "authentication.k8s.io" => kind == "TokenReview",
+        "authorization.k8s.io" => matches!(
+            kind,
+            "SelfSubjectAccessReview" | "SelfSubjectRulesReview" | "SubjectAccessReview"
+        ),
+        "certificates.k8s.io" => kind == "CertificateSigningRequest",
+        "flowcontrol.apiserver.k8s.io" => {
+            kind == "FlowSchema" || kind == "PriorityLevelConfiguration"
+        }
+        "networking.k8s.io" => kind == "IngressClass",
+        "node.k8s.io" => kind == "RuntimeClass",
+        "policy" => kind == "PodSecurityPolicy",
+        "rbac.authorization.k8s.io" => kind == "ClusterRole" || kind == "ClusterRoleBinding",
+        "scheduling.k8s.io" => kind == "PriorityClass",
+        "storage.k8s.io" => matches!(
+            kind,
+            "CSIDriver" | "CSINode" | "StorageClass" | "VolumeAttachment"
+        ),
+        _ => false,
+    }
+}
+
+/// The API group of an apiVersion (`apps/v1` -> `apps`, `v1` -> ``).
+pub(crate) fn group_of(api_version: &str) -> &str {
+    match api_version.find('/') {
+        Some(i) => &api_version[..i],
+        None => "",
+    }
 }
 
 /// Borrowed identity key of an object (apiVersion, kind, name, effective
@@ -49,14 +61,15 @@ pub(crate) fn id_key(obj: &Map<String, Value>) -> (&str, &str, &str, &str) {
     let meta = obj.get("metadata").and_then(Value::as_object);
     let name = text(meta.and_then(|m| m.get("name")));
     let namespace = text(meta.and_then(|m| m.get("namespace")));
-    let effective = if is_cluster_scoped_kind(kind) {
+    let api_version = text(obj.get("apiVersion"));
+    let effective = if is_cluster_scoped_kind(group_of(api_version), kind) {
         CLUSTER_NAMESPACE
     } else if namespace.is_empty() {
         DEFAULT_NAMESPACE
     } else {
         namespace
     };
-    (text(obj.get("apiVersion")), kind, name, effective)
+    (api_version, kind, name, effective)
 }
 
 /// Group, version and kind of an object.
@@ -90,7 +103,7 @@ impl Gvk {
 
     /// True for kinds served without a namespace.
     pub fn is_cluster_scoped(&self) -> bool {
-        is_cluster_scoped_kind(&self.kind)
+        is_cluster_scoped_kind(&self.group, &self.kind)
     }
 
     /// kustomize's `Kind.version.group` rendering.

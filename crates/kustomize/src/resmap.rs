@@ -93,9 +93,18 @@ impl ResMap {
                             "id {id} exists; behavior must be merge or replace"
                         )));
                     }
-                    Behavior::Replace => copy_merge_metadata(&mut res, old),
+                    Behavior::Replace => {
+                        copy_merge_metadata(&mut res, old);
+                        if res.origin.is_none() {
+                            res.origin = old.origin.clone();
+                        }
+                    }
                     Behavior::Merge => {
                         copy_merge_metadata(&mut res, old);
+                        // kustomize keeps the origin of the object merged into.
+                        if old.origin.is_some() {
+                            res.origin = old.origin.clone();
+                        }
                         merge_string_map_field(&mut res.obj, &old.obj, "data");
                         merge_string_map_field(&mut res.obj, &old.obj, "binaryData");
                     }
@@ -192,6 +201,9 @@ fn copy_merge_metadata(new: &mut Resource, old: &Resource) {
     new.prefixes = old.prefixes.clone();
     new.suffixes = old.suffixes.clone();
     new.ref_var_names = old.ref_var_names.clone();
+    if new.transformations.is_empty() {
+        new.transformations = old.transformations.clone();
+    }
 }
 
 /// Merges the string map `field` of `old` under the one of `new` (new wins).

@@ -34,6 +34,10 @@ pub(crate) struct Resource {
     pub behavior: Behavior,
     /// Names of the vars that read this object (kustomize's refVarNames).
     pub ref_var_names: Vec<String>,
+    /// Where the object came from (tracked when the build asks for build metadata).
+    pub origin: Option<crate::build_metadata::Origin>,
+    /// Transformers that changed the object, in order (same condition).
+    pub transformations: Vec<crate::build_metadata::Origin>,
 }
 
 impl Resource {
@@ -47,6 +51,8 @@ impl Resource {
             needs_hash: false,
             behavior: Behavior::Create,
             ref_var_names: Vec::new(),
+            origin: None,
+            transformations: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::build_metadata::{ConfiguredBy, Origin};
 use crate::error::{Error, Failure, Result};
 use crate::fieldspec::FieldSpec;
 use crate::generator::{self, GeneratedKind};
@@ -24,9 +25,9 @@ pub(crate) struct Builder {
     /// Results of bases already built in this build, by canonical directory.
     /// A base's result depends only on its directory, so overlays sharing a
     /// base build it once.
-    built: HashMap<PathBuf, ResMap>,
+    built: HashMap<(PathBuf, Option<String>), ResMap>,
     /// The schema strategic merge patches use (the `openapi` field).
-    schema: SchemaState,
+    pub(crate) schema: SchemaState,
 }
 
 /// A kustomization together with where it lives.
@@ -37,6 +38,40 @@ pub(crate) struct Target<'a> {
     pub file: PathBuf,
     /// Loader of its directory.
     pub loader: Loader,
+    /// Its directory relative to the top kustomization, when the build
+    /// tracks build metadata (the top kustomization has `buildMetadata`).
+    pub origin: Option<String>,
+}
+
+impl Target<'_> {
+    /// Origin path of `entry` of this kustomization (None when not tracking).
+    pub(crate) fn origin_of(&self, entry: &str) -> Option<String> {
+        self.origin
+            .as_ref()
+            .map(|dir| crate::build_metadata::join(dir, entry))
+    }
+
+    /// Name of the kustomization file (`kustomization.yaml`, ...).
+    pub(crate) fn file_name(&self) -> String {
+        self.file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "kustomization.yaml".into())
+    }
+
+    /// Origin of a builtin generator or transformer configured by this kustomization.
+    pub(crate) fn builtin_origin(&self, kind: &str) -> Option<Origin> {
+        self.origin_of(&self.file_name()).map(|configured_in| {
+            Origin::configured(
+                configured_in,
+                ConfiguredBy {
+                    api_version: "builtin".into(),
+                    kind: kind.into(),
+                    ..ConfiguredBy::default()
+                },
+            )
+        })
+    }
 }
 
 fn is_remote(path: &str) -> bool {
@@ -101,9 +136,10 @@ impl Builder {
                 .map_err(|e| Error::invalid(&t.file, format!("crds: {e}")))?;
         }
         self.run_generators(t, ra)?;
+        crate::plugins::run_generators(self, t, ra)?;
         for component in &k.components {
-            let sub = self.sub_target_dir(t, component)?;
-            let (ck, cfile) = sub.load_kustomization()?;
+            let sub = self.sub_target_dir(t, component, "components")?;
+            let (ck, cfile) = load_listed(t, &sub, "components", component)?;
             if !ck.is_component() {
                 return Err(Error::invalid(
                     &t.file,
@@ -118,22 +154,67 @@ impl Builder {
                 kustomization: &ck,
                 file: cfile,
                 loader: sub,
+                origin: t.origin_of(component),
             };
             let taken = std::mem::take(ra);
             *ra = self.accumulate(&target, taken)?;
         }
         run_transformers(t, ra, &self.schema.schema)?;
+        crate::plugins::run_transformers(self, t, ra)?;
         let patched = !k.patches_strategic_merge.is_empty() || !k.patches.is_empty();
         self.schema.note(patched, std::iter::empty());
+        crate::plugins::run_validators(self, t, ra)?;
         crate::vars::merge_vars(ra, &k.vars).map_err(fail(&t.file, "vars"))
     }
 
-    fn sub_target_dir(&self, t: &Target<'_>, entry: &str) -> Result<Loader> {
+    /// Builds the kustomization directory `entry` of `t` (not a component),
+    /// once per build: a directory listed again returns the first result.
+    pub(crate) fn build_dir(&mut self, t: &Target<'_>, entry: &str, field: &str) -> Result<ResMap> {
+        let sub = self.sub_target_dir(t, entry, field)?;
+        self.build_loaded_dir(t, sub, entry, field)
+    }
+
+    /// Builds the kustomization directory `sub` (listed as `entry` under
+    /// `field` of `t`), or returns its result from earlier in this build.
+    fn build_loaded_dir(
+        &mut self,
+        t: &Target<'_>,
+        sub: Loader,
+        entry: &str,
+        field: &str,
+    ) -> Result<ResMap> {
+        let origin = t.origin_of(entry);
+        let key = (sub.root.clone(), origin.clone());
+        if let Some(done) = self.built.get(&key) {
+            return Ok(done.clone());
+        }
+        let (sk, sfile) = load_listed(t, &sub, field, entry)?;
+        if sk.is_component() {
+            return Err(Error::invalid(
+                &t.file,
+                format!(
+                    "{field}: expected kind != 'Component' for path '{}'",
+                    sub.root.display()
+                ),
+            ));
+        }
+        let target = Target {
+            kustomization: &sk,
+            file: sfile,
+            loader: sub,
+            origin,
+        };
+        let built = self.accumulate(&target, ResMap::default())?;
+        self.built.insert(key, built.clone());
+        Ok(built)
+    }
+
+    fn sub_target_dir(&self, t: &Target<'_>, entry: &str, field: &str) -> Result<Loader> {
         if is_remote(entry) {
             return Err(Error::invalid(
                 &t.file,
                 format!(
-                    "remote resource '{entry}' is not supported (only local files and directories)"
+                    "{field}: remote resource '{entry}' is not supported (only local files and directories)"
                 ),
             ));
         }
@@ -142,7 +223,7 @@ impl Builder {
             return Err(Error::invalid(
                 &t.file,
                 format!(
-                    "'{entry}' is not a directory (looked for '{}')",
+                    "{field}: '{entry}' is not a directory (looked for '{}')",
                     dir.display()
                 ),
             ));
@@ -175,33 +256,7 @@ impl Builder {
         })?;
         if meta.is_dir() {
             let sub = t.loader.child(&path, &t.file)?;
-            if let Some(done) = self.built.get(&sub.root) {
-                check_count(t, ra.items.len().saturating_add(done.items.len()))?;
-                return ra.merge_accumulated(done.clone(), seen).map_err(|e| {
-                    Error::invalid(
-                        &t.file,
-                        format!("recursed merging from path '{entry}': {e}"),
-                    )
-                });
-            }
-            let (sk, sfile) = sub.load_kustomization()?;
-            if sk.is_component() {
-                return Err(Error::invalid(
-                    &t.file,
-                    format!(
-                        "resources: expected kind != 'Component' for path '{}'",
-                        sub.root.display()
-                    ),
-                ));
-            }
-            let target = Target {
-                kustomization: &sk,
-                file: sfile,
-                loader: sub,
-            };
-            let sub_ra = self.accumulate(&target, ResMap::default())?;
-            self.built
-                .insert(target.loader.root.clone(), sub_ra.clone());
+            let sub_ra = self.build_loaded_dir(t, sub, entry, "resources")?;
             check_count(t, ra.items.len().saturating_add(sub_ra.items.len()))?;
             return ra.merge_accumulated(sub_ra, seen).map_err(|e| {
                 Error::invalid(
@@ -223,7 +278,15 @@ impl Builder {
             }),
         );
         check_count(t, ra.items.len().saturating_add(objects.len()))?;
-        let resources = objects.into_iter().map(Resource::new).collect();
+        let origin = t.origin_of(entry).map(Origin::file);
+        let resources = objects
+            .into_iter()
+            .map(|obj| {
+                let mut r = Resource::new(obj);
+                r.origin = origin.clone();
+                r
+            })
+            .collect();
         ra.append_checked(resources, seen)
             .map_err(|e| Error::invalid(&real, format!("merging resources from '{entry}': {e}")))
     }
@@ -235,9 +298,14 @@ impl Builder {
             (GeneratedKind::ConfigMap, &k.config_map_generator),
             (GeneratedKind::Secret, &k.secret_generator),
         ] {
+            let origin = t.builtin_origin(match kind {
+                GeneratedKind::ConfigMap => "ConfigMapGenerator",
+                GeneratedKind::Secret => "SecretGenerator",
+            });
             for args in list {
                 check_count(t, ra.items.len().saturating_add(1))?;
-                let res = generator::generate(kind, args, global, &t.loader, &t.file)?;
+                let mut res = generator::generate(kind, args, global, &t.loader, &t.file)?;
+                res.origin = origin.clone();
                 ra.absorb(res).map_err(|e| {
                     Error::invalid(
                         &t.file,
@@ -250,8 +318,24 @@ impl Builder {
     }
 }
 
+/// Loads the kustomization of a directory `t` lists as `entry` under `field`;
+/// a directory without one is an error naming `t`'s file and the field.
+fn load_listed(
+    t: &Target<'_>,
+    sub: &Loader,
+    field: &str,
+    entry: &str,
+) -> Result<(Kustomization, PathBuf)> {
+    sub.load_kustomization().map_err(|e| match e {
+        Error::MissingKustomization { .. } => {
+            Error::invalid(&t.file, format!("{field}: '{entry}': {e}"))
+        }
+        other => other,
+    })
+}
+
 /// Refuses a kustomization about to hold `count` objects when that is past the limit.
-fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
+pub(crate) fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
     let max = t.loader.limits.max_build_objects;
     if count > max {
         return Err(Error::Limit {
@@ -263,27 +347,57 @@ fn check_count(t: &Target<'_>, count: usize) -> Result<()> {
     Ok(())
 }
 
-fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
+pub(crate) fn fail<'a>(file: &'a Path, field: &str) -> impl Fn(Failure) -> Error + 'a {
     let field = field.to_string();
     move |e| Error::invalid(file, format!("{field}: {e}"))
+}
+
+/// Records a builtin transformer run in the build metadata (when tracked).
+fn note(t: &Target<'_>, ra: &mut ResMap, kind: &str) {
+    if let Some(origin) = t.builtin_origin(kind) {
+        crate::build_metadata::note_transformer(ra, &origin);
+    }
 }
 
 fn run_transformers(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<()> {
     let k = t.kustomization;
     let config = std::sync::Arc::clone(&ra.config);
-    apply_patches_strategic_merge(t, ra, schema)?;
+    if !k.patches_strategic_merge.is_empty() {
+        apply_patches_strategic_merge(t, ra, schema)?;
+        note(t, ra, "PatchStrategicMergeTransformer");
+    }
     for (i, p) in k.patches.iter().enumerate() {
         apply_patch(t, ra, p, &format!("patches[{i}]"), schema)?;
+        note(t, ra, "PatchTransformer");
     }
     if let Some(ns) = &k.namespace {
-        namespace::set_namespace(ra, ns, &config.namespace).map_err(fail(&t.file, "namespace"))?;
+        namespace::set_namespace(
+            ra,
+            ns,
+            &config.namespace,
+            false,
+            namespace::SubjectMode::DefaultOnly,
+        )
+        .map_err(fail(&t.file, "namespace"))?;
+        if !ns.is_empty() {
+            note(t, ra, "NamespaceTransformer");
+        }
     }
-    name_affix::add_affixes(
-        ra,
-        (k.name_prefix.as_deref().unwrap_or(""), &config.name_prefix),
-        (k.name_suffix.as_deref().unwrap_or(""), &config.name_suffix),
-    )
-    .map_err(fail(&t.file, "namePrefix/nameSuffix"))?;
+    for (affix, is_prefix, specs) in [
+        (&k.name_prefix, true, &config.name_prefix),
+        (&k.name_suffix, false, &config.name_suffix),
+    ] {
+        if let Some(affix) = affix.as_deref().filter(|a| !a.is_empty()) {
+            name_affix::add_affix(ra, affix, is_prefix, specs)
+                .map_err(fail(&t.file, "namePrefix/nameSuffix"))?;
+            let kind = if is_prefix {
+                "PrefixTransformer"
+            } else {
+                "SuffixTransformer"
+            };
+            note(t, ra, kind);
+        }
+    }
     for (i, label) in k.labels.iter().enumerate() {
         let mut specs: Vec<FieldSpec> = label
             .fields
@@ -304,24 +418,53 @@ fn run_transformers(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<
         }
         labels::set_map_entries(ra, &label.pairs, &specs)
             .map_err(fail(&t.file, &format!("labels[{i}]")))?;
+        note(t, ra, "LabelTransformer");
     }
     labels::set_map_entries(ra, &k.common_labels, &config.common_labels)
         .map_err(fail(&t.file, "commonLabels"))?;
+    if !k.labels.is_empty() || !k.common_labels.is_empty() {
+        note(t, ra, "LabelTransformer");
+    }
     labels::set_map_entries(ra, &k.common_annotations, &config.common_annotations)
         .map_err(fail(&t.file, "commonAnnotations"))?;
+    if !k.common_annotations.is_empty() {
+        note(t, ra, "AnnotationsTransformer");
+    }
     for (i, p) in k.patches_json6902.iter().enumerate() {
         apply_json6902_entry(t, ra, p, &format!("patchesJson6902[{i}]"))?;
+        note(t, ra, "PatchJson6902Transformer");
     }
-    replicas::set_replicas(ra, &k.replicas, &config.replicas).map_err(fail(&t.file, "replicas"))?;
-    images::set_images(ra, &k.images, &config.images).map_err(fail(&t.file, "images"))?;
-    let replacements = load_replacements(t)?;
+    if t.origin.is_some() {
+        for (i, r) in k.replicas.iter().enumerate() {
+            replicas::set_replicas(ra, std::slice::from_ref(r), &config.replicas)
+                .map_err(fail(&t.file, &format!("replicas[{i}]")))?;
+            note(t, ra, "ReplicaCountTransformer");
+        }
+        for (i, image) in k.images.iter().enumerate() {
+            images::set_images(ra, std::slice::from_ref(image), &config.images)
+                .map_err(fail(&t.file, &format!("images[{i}]")))?;
+            note(t, ra, "ImageTagTransformer");
+        }
+    } else {
+        replicas::set_replicas(ra, &k.replicas, &config.replicas)
+            .map_err(fail(&t.file, "replicas"))?;
+        images::set_images(ra, &k.images, &config.images).map_err(fail(&t.file, "images"))?;
+    }
+    let replacements = load_replacements(t, &k.replacements)?;
     crate::replacement::apply(ra, &replacements).map_err(fail(&t.file, "replacements"))?;
+    if !k.replacements.is_empty() {
+        note(t, ra, "ReplacementTransformer");
+    }
     Ok(())
 }
 
-fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
+/// The replacements of `entries`, files read.
+pub(crate) fn load_replacements(
+    t: &Target<'_>,
+    entries: &[ReplacementEntry],
+) -> Result<Vec<Replacement>> {
     let mut out = Vec::new();
-    for entry in &t.kustomization.replacements {
+    for entry in entries {
         match entry {
             ReplacementEntry::Inline(r) => out.push((**r).clone()),
             ReplacementEntry::Path { path } => {
@@ -345,8 +488,26 @@ fn load_replacements(t: &Target<'_>) -> Result<Vec<Replacement>> {
 }
 
 fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap, schema: &Schema) -> Result<()> {
-    for (i, entry) in t.kustomization.patches_strategic_merge.iter().enumerate() {
-        let field = format!("patchesStrategicMerge[{i}]");
+    apply_smp_entries(
+        t,
+        ra,
+        &t.kustomization.patches_strategic_merge,
+        "patchesStrategicMerge",
+        schema,
+    )
+}
+
+/// Applies strategic-merge patches given as files or inline YAML.
+pub(crate) fn apply_smp_entries(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    entries: &[String],
+    field: &str,
+    schema: &Schema,
+) -> Result<()> {
+    let base = field;
+    for (i, entry) in entries.iter().enumerate() {
+        let field = format!("{base}[{i}]");
         let candidate = t.loader.join(entry.trim());
         let (source, text) = if !entry.contains('\n') && candidate.exists() {
             let (real, text) = t.loader.read_text(entry.trim(), &t.file)?;
@@ -395,7 +556,7 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
     }
 }
 
-fn apply_patch(
+pub(crate) fn apply_patch(
     t: &Target<'_>,
     ra: &mut ResMap,
     p: &Patch,
@@ -469,7 +630,12 @@ fn apply_json_ops(
     ra.check_unique()
 }
 
-fn apply_json6902_entry(t: &Target<'_>, ra: &mut ResMap, p: &Patch, field: &str) -> Result<()> {
+pub(crate) fn apply_json6902_entry(
+    t: &Target<'_>,
+    ra: &mut ResMap,
+    p: &Patch,
+    field: &str,
+) -> Result<()> {
     let err = fail(&t.file, field);
     let Some(target) = &p.target else {
         return Err(err(Failure::new(

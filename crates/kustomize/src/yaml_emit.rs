@@ -328,7 +328,7 @@ impl Emitter {
     /// A block mapping whose keys sit at column `indent`.
     fn mapping(&mut self, m: &Map<String, Value>, indent: usize) {
         let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-        entries.sort_by(|a, b| yaml_key_order::compare(a.0, b.0));
+        yaml_key_order::sort_entries(&mut entries);
         for (k, v) in entries {
             self.indent = indent;
             self.write_indent();

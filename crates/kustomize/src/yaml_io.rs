@@ -1,5 +1,6 @@
 //! Reading YAML streams into JSON values and writing them back.
 
+use std::collections::VecDeque;
 use std::path::Path;
 
 use serde::de::DeserializeSeed;
@@ -61,15 +62,67 @@ fn build_stream(text: &str, path: &Path, limits: &Limits) -> Result<Vec<Value>> 
                     limit: format!("max-yaml-depth={}", limits.max_yaml_depth),
                 }
             } else {
+                let message = e.to_string();
                 Error::Yaml {
                     path: path.to_path_buf(),
-                    message: e.to_string(),
+                    message: duplicate_key_lines(text, &message).unwrap_or(message),
                 }
             }
         })?;
         docs.push(value);
     }
     Ok(docs)
+}
+
+/// kubectl's wording for a key given twice (`line 14: mapping key "env"
+/// already defined at line 11`), found from the mapping's position in
+/// serde's message; `None` when the lines cannot be told (flow or quoted keys).
+fn duplicate_key_lines(text: &str, message: &str) -> Option<String> {
+    let rest = message.split("mapping key \"").nth(1)?;
+    let (key, rest) = rest.split_once("\" already defined at line ")?;
+    let (line, rest) = rest.split_once(" column ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let column: usize = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    let indent = column.checked_sub(1)?;
+    let wanted = format!("{key}:");
+    let mut found = Vec::new();
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        let number = i + 1;
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let lead = l.len() - l.trim_start_matches([' ', '-']).len();
+        if number > line && lead < indent {
+            break;
+        }
+        if lead == indent && l.get(indent..).is_some_and(|k| k.starts_with(&wanted)) {
+            found.push(number);
+            if found.len() == 2 {
+                // kubectl counts from the first non-blank line of the document.
+                let lines: Vec<&str> = text.lines().collect();
+                let mut start = 0;
+                for (j, l) in lines.iter().enumerate().take(found[0]) {
+                    if l.starts_with("---") {
+                        start = j + 1;
+                    }
+                }
+                while start < lines.len() && lines[start].trim().is_empty() {
+                    start += 1;
+                }
+                let rel = |n: usize| n.saturating_sub(start);
+                return Some(format!(
+                    "line {}: mapping key \"{key}\" already defined at line {}",
+                    rel(found[1]),
+                    rel(found[0])
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// The most a text of `len` bytes builds without aliases, in budget units: at
@@ -105,7 +158,9 @@ pub(crate) fn parse_objects(
     path: &Path,
     limits: &Limits,
 ) -> Result<Vec<Map<String, Value>>> {
-    let mut out = Vec::new();
+    // kustomize expands `*List` documents after the file's other documents:
+    // their items join the end of the queue.
+    let mut queue: std::collections::VecDeque<Map<String, Value>> = VecDeque::new();
     for doc in parse_documents(text, path, limits)? {
         let Value::Object(obj) = doc else {
             return Err(Error::Yaml {
@@ -116,7 +171,11 @@ pub(crate) fn parse_objects(
         if obj.is_empty() {
             continue;
         }
-        push_object(obj, path, &mut out)?;
+        queue.push_back(obj);
+    }
+    let mut out = Vec::new();
+    while let Some(obj) = queue.pop_front() {
+        push_object(obj, path, &mut out, &mut queue)?;
     }
     Ok(out)
 }
@@ -125,6 +184,7 @@ fn push_object(
     obj: Map<String, Value>,
     path: &Path,
     out: &mut Vec<Map<String, Value>>,
+    queue: &mut VecDeque<Map<String, Value>>,
 ) -> Result<()> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     if kind.is_empty() {
@@ -133,34 +193,35 @@ fn push_object(
             format!("missing kind in object {}", brief(&obj)),
         ));
     }
-    if kind.ends_with("List") {
-        if let Some(items) = obj.get("items") {
-            let items = match items {
-                Value::Array(a) => a.clone(),
-                Value::Null => Vec::new(),
+    // A `FooList` with an `items` field is a collection; without one
+    // (`AccessWhiteList`) it is an object like any other.
+    if kind.ends_with("List")
+        && let Some(items) = obj.get("items")
+    {
+        let items = match items {
+            Value::Array(a) => a.clone(),
+            Value::Null => Vec::new(),
+            other => {
+                return Err(Error::invalid(
+                    path,
+                    format!("items of {kind} must be a list, found {}", describe(other)),
+                ));
+            }
+        };
+        for item in items {
+            match item {
+                Value::Object(o) if o.is_empty() => {}
+                Value::Object(o) => queue.push_back(o),
                 other => {
                     return Err(Error::invalid(
                         path,
-                        format!("items of {kind} must be a list, found {}", describe(other)),
+                        format!(
+                            "item of {kind} must be a mapping, found {}",
+                            describe(&other)
+                        ),
                     ));
                 }
-            };
-            for item in items {
-                match item {
-                    Value::Object(o) if o.is_empty() => {}
-                    Value::Object(o) => push_object(o, path, out)?,
-                    other => {
-                        return Err(Error::invalid(
-                            path,
-                            format!(
-                                "item of {kind} must be a mapping, found {}",
-                                describe(&other)
-                            ),
-                        ));
-                    }
-                }
             }
-            return Ok(());
         }
         return Ok(());
     }

@@ -82,3 +82,66 @@ mod tests {
         assert_eq!(keys, ["_x", "A", "a", "a-b", "a0", "a9", "a10", "aB", "b"]);
     }
 }
+
+/// Sorts map entries by key with [`compare`]. go-yaml's order is not a total
+/// order for every set of keys (`a0_` / `a00` / `a0-` style runs can form a
+/// cycle), and `slice::sort_by` may panic on such a comparator; this merge
+/// sort only asks "is b before a?" and cannot panic, whatever the keys.
+pub(crate) fn sort_entries<T>(entries: &mut Vec<(&String, T)>) {
+    if entries.len() <= 16 {
+        for i in 1..entries.len() {
+            let mut j = i;
+            while j > 0 && compare(entries[j].0, entries[j - 1].0) == Ordering::Less {
+                entries.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+        return;
+    }
+    let mut left = std::mem::take(entries);
+    let mut right = left.split_off(left.len() / 2);
+    sort_entries(&mut left);
+    sort_entries(&mut right);
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut l = left.into_iter().peekable();
+    let mut r = right.into_iter().peekable();
+    loop {
+        let take_right = match (l.peek(), r.peek()) {
+            (Some(a), Some(b)) => compare(b.0, a.0) == Ordering::Less,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => break,
+        };
+        if let Some(item) = if take_right { r.next() } else { l.next() } {
+            out.push(item);
+        }
+    }
+    *entries = out;
+}
+
+#[cfg(test)]
+mod sort_tests {
+    /// Random keys over an alphabet of digits, letters and separators: some
+    /// sets are not totally ordered by go-yaml's rule; sorting must not panic.
+    #[test]
+    fn sorting_hostile_keys_never_panics() {
+        let alphabet = ['a', 'b', '0', '1', '9', '-', '_', 'A'];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut keys: Vec<String> = Vec::new();
+            for _ in 0..40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let len = 1 + (seed % 6) as usize;
+                let key: String = (0..len)
+                    .map(|j| alphabet[((seed >> (j * 5)) % alphabet.len() as u64) as usize])
+                    .collect();
+                keys.push(key);
+            }
+            let mut entries: Vec<(&String, ())> = keys.iter().map(|k| (k, ())).collect();
+            super::sort_entries(&mut entries);
+            assert_eq!(entries.len(), keys.len());
+        }
+    }
+}

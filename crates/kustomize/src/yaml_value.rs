@@ -163,6 +163,12 @@ impl<'de> Visitor<'de> for Bounded<'_> {
         while let Some(key) = map.next_key_seed(Key {
             budget: self.budget,
         })? {
+            if out.contains_key(&key) {
+                // kubectl (go-yaml v3) refuses a key given twice in one mapping.
+                return Err(serde::de::Error::custom(format!(
+                    "mapping key \"{key}\" already defined"
+                )));
+            }
             let value = map.next_value_seed(self.child())?;
             out.insert(key, value);
         }

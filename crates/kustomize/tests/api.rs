@@ -187,11 +187,11 @@ fn unsupported_fields_are_named() {
     let tmp = tempfile::tempdir().expect("tempdir");
     write(
         &tmp.path().join("kustomization.yaml"),
-        "resources: []\ntransformers:\n- t.yaml\n",
+        "resources: []\nhelmCharts:\n- name: x\n",
     );
     let err = driftless_kustomize::build(tmp.path()).expect_err("unsupported");
     assert!(
-        matches!(&err, Error::UnsupportedField { field, .. } if field == "transformers"),
+        matches!(&err, Error::UnsupportedField { field, .. } if field == "helmCharts"),
         "{err}"
     );
 }
@@ -248,4 +248,36 @@ fn a_path_outside_the_boundary_is_refused_whether_or_not_it_exists() {
             "{target}: the same refusal, existing or not: {err}"
         );
     }
+}
+
+/// Map keys that go-yaml's key order does not order totally (digit runs,
+/// zeros, separators): printing them must not panic.
+#[test]
+fn hostile_map_keys_print_without_panicking() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let alphabet = ['a', 'b', '0', '1', '9', '-', '_', 'A'];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut keys = std::collections::BTreeSet::new();
+    while keys.len() < 3000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = 1 + (seed % 6) as usize;
+        let key: String = (0..len)
+            .map(|j| alphabet[((seed >> (j * 5)) % alphabet.len() as u64) as usize])
+            .collect();
+        keys.insert(key);
+    }
+    let data: String = keys.iter().map(|k| format!("  \"{k}\": v\n")).collect();
+    write(
+        &tmp.path().join("cm.yaml"),
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n{data}"),
+    );
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- cm.yaml\n",
+    );
+    let list = driftless_kustomize::build(tmp.path()).expect("builds");
+    let text = list.to_yaml();
+    assert_eq!(text.matches(": v\n").count(), keys.len());
 }

@@ -460,3 +460,76 @@ fn huge_configuration_files_are_refused_before_merging() {
         "max-field-specs=5000",
     );
 }
+
+#[test]
+fn billion_laughs_inline_transformer_config_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bomb = laughs()
+        .lines()
+        .map(|l| format!("    {l}\n"))
+        .collect::<String>();
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        &format!(
+            "transformers:\n- |\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: x\n  labels:\n{bomb}"
+        ),
+    );
+    refused(
+        tmp.path(),
+        Limits::default(),
+        "kustomization.yaml",
+        "max-yaml-alias-bytes=",
+    );
+}
+
+/// Twelve levels of directories, each listing the next as a transformer
+/// config twenty times: 20^12 builds if each listing were built again.
+#[test]
+fn transformer_directories_listed_again_are_built_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let levels = 12;
+    for level in 0..levels {
+        let dir = tmp.path().join(format!("l{level}"));
+        let text = if level + 1 < levels {
+            let entries: String = (0..20).map(|_| format!("- ../l{}\n", level + 1)).collect();
+            format!("resources:\n- labels.yaml\ntransformers:\n{entries}")
+        } else {
+            "resources:\n- labels.yaml\n".to_string()
+        };
+        write(&dir.join("kustomization.yaml"), &text);
+        write(
+            &dir.join("labels.yaml"),
+            &format!(
+                "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l{level}\nlabels:\n  level: \"{level}\"\nfieldSpecs:\n- path: metadata/labels\n  create: true\n"
+            ),
+        );
+    }
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- cm.yaml\ntransformers:\n- l0\n- l0\n",
+    );
+    write(
+        &tmp.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    let started = Instant::now();
+    let list = driftless_kustomize::build(tmp.path()).expect("builds");
+    assert!(started.elapsed() < QUICK, "took {:?}", started.elapsed());
+    assert_eq!(list.len(), 1);
+    assert_eq!(list.objects[0]["metadata"]["labels"]["level"], "0");
+}
+
+#[test]
+fn a_transformer_directory_listing_itself_is_a_cycle() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- cm.yaml\ntransformers:\n- .\n",
+    );
+    write(
+        &tmp.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    let err = driftless_kustomize::build(tmp.path()).expect_err("cycle");
+    assert!(matches!(err, Error::Cycle { .. }), "{err}");
+}

@@ -14,16 +14,19 @@ struct Rule<'a> {
 }
 
 /// Paths (from the object root, list positions skipped) of the `containers`
-/// lists kustomize's image field specs reach a second time after its
-/// any-`containers`-anywhere pass.
-const SPEC_PATHS: &[&[&str]] = &[
+/// lists the built-in image field specs (same order as
+/// [`crate::builtin_specs::images`]) name; kustomize reaches a list a second
+/// time after its any-`containers`-anywhere pass when its spec is configured.
+const SPEC_PATHS: [&[&str]; 4] = [
     &["spec", "containers"],
     &["spec", "initContainers"],
     &["spec", "template", "spec", "containers"],
     &["spec", "template", "spec", "initContainers"],
 ];
 
-/// Applies the image rewrites, in order, to every object (one walk per object).
+/// Applies the image rewrites, in order, to every object (the `images` field
+/// or an ImageTagTransformer): the containers-anywhere pass, then the fields
+/// `specs` name (one walk per object).
 pub(crate) fn set_images(
     resmap: &mut ResMap,
     images: &[Image],
@@ -41,12 +44,16 @@ pub(crate) fn set_images(
         .map_err(|e| Failure::new(format!("images: invalid name '{}': {e}", image.name)))?;
         rules.push(Rule { image, pattern });
     }
-    // Specs beyond the defaults (from `configurations`); the defaults are
-    // what the walk below covers.
-    let extra: Vec<&FieldSpec> = specs
+    // The built-in specs are what the walk reaches a second time; the
+    // others (from `configurations` or a transformer config) are applied after.
+    let defaults = crate::builtin_specs::images();
+    let twice_at: Vec<&[&str]> = SPEC_PATHS
         .iter()
-        .filter(|s| !crate::builtin_specs::images().contains(s))
+        .zip(defaults)
+        .filter(|(_, d)| specs.contains(d))
+        .map(|(p, _)| *p)
         .collect();
+    let extra: Vec<&FieldSpec> = specs.iter().filter(|s| !defaults.contains(s)).collect();
     for res in &mut resmap.items {
         if res.kind() == "CustomResourceDefinition" {
             continue;
@@ -54,7 +61,7 @@ pub(crate) fn set_images(
         let mut path = Vec::new();
         for (key, value) in res.obj.iter_mut() {
             path.push(key.clone());
-            walk(value, &mut path, &rules)?;
+            walk_with(value, &mut path, &rules, &twice_at)?;
             path.pop();
         }
         if extra.is_empty() {
@@ -75,14 +82,19 @@ pub(crate) fn set_images(
     Ok(())
 }
 
-fn walk(node: &mut Value, path: &mut Vec<String>, rules: &[Rule<'_>]) -> Outcome<()> {
+fn walk_with(
+    node: &mut Value,
+    path: &mut Vec<String>,
+    rules: &[Rule<'_>],
+    twice_at: &[&[&str]],
+) -> Outcome<()> {
     match node {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 path.push(key.clone());
-                walk(value, path, rules)?;
+                walk_with(value, path, rules, twice_at)?;
                 if key == "containers" || key == "initContainers" {
-                    let twice = SPEC_PATHS.iter().any(|p| p.iter().eq(path.iter()));
+                    let twice = twice_at.iter().any(|p| p.iter().eq(path.iter()));
                     if let Value::Array(items) = value {
                         for item in items {
                             if let Some(img) = item.as_object_mut().and_then(|o| o.get_mut("image"))
@@ -103,7 +115,7 @@ fn walk(node: &mut Value, path: &mut Vec<String>, rules: &[Rule<'_>]) -> Outcome
         }
         Value::Array(items) => {
             for item in items {
-                walk(item, path, rules)?;
+                walk_with(item, path, rules, twice_at)?;
             }
             Ok(())
         }

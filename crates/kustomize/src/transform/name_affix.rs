@@ -13,50 +13,51 @@ fn skipped(kind: &str, group: &str) -> bool {
         || (kind == "APIService" && group == "apiregistration.k8s.io")
 }
 
-/// Adds the prefix and then the suffix at their field specs (metadata/name by
-/// default; `configurations` and `crds` may add more). Renaming metadata/name
-/// records the previous identity and the affix for name references.
-pub(crate) fn add_affixes(
+/// Adds `affix` (a prefix or a suffix) at every field `specs` name
+/// (metadata/name by default; `configurations`, `crds` and transformer configs
+/// may add more). Renaming metadata/name records the previous identity and the
+/// affix for name references.
+pub(crate) fn add_affix(
     resmap: &mut ResMap,
-    prefix: (&str, &[FieldSpec]),
-    suffix: (&str, &[FieldSpec]),
+    affix: &str,
+    is_prefix: bool,
+    specs: &[FieldSpec],
 ) -> Outcome<()> {
-    for ((affix, specs), is_prefix) in [(prefix, true), (suffix, false)] {
-        if affix.is_empty() {
+    for res in &mut resmap.items {
+        let org = res.org_id();
+        if skipped(&org.gvk.kind, &org.gvk.group) {
             continue;
         }
-        for res in &mut resmap.items {
-            let org = res.org_id();
-            if skipped(&org.gvk.kind, &org.gvk.group) {
+        for spec in specs {
+            if !org.gvk.is_selected_by(&spec.gvk) {
                 continue;
             }
-            for spec in specs {
-                if !org.gvk.is_selected_by(&spec.gvk) {
-                    continue;
+            if !affix.is_empty()
+                && spec.path.len() == 2
+                && spec.path[0] == "metadata"
+                && spec.path[1] == "name"
+            {
+                if is_prefix {
+                    res.prefixes.push(affix.to_string());
+                } else {
+                    res.suffixes.push(affix.to_string());
                 }
-                if spec.path.len() == 2 && spec.path[0] == "metadata" && spec.path[1] == "name" {
-                    if is_prefix {
-                        res.prefixes.push(affix.to_string());
-                    } else {
-                        res.suffixes.push(affix.to_string());
-                    }
-                    res.store_previous_id();
-                }
-                let id = res.cur_id();
-                fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
-                    if node.is_object() || node.is_array() {
-                        return Err(Failure::new("expected a scalar node"));
-                    }
-                    let current = crate::resource::scalar_text(node);
-                    *node = Value::String(if is_prefix {
-                        format!("{affix}{current}")
-                    } else {
-                        format!("{current}{affix}")
-                    });
-                    Ok(())
-                })
-                .map_err(|e| Failure::new(format!("{e} of object {id}")))?;
+                res.store_previous_id();
             }
+            let id = res.cur_id();
+            fieldspec::apply(&mut res.obj, spec, CreateKind::Scalar, &mut |node| {
+                if node.is_object() || node.is_array() {
+                    return Err(Failure::new("expected a scalar node"));
+                }
+                let current = crate::resource::scalar_text(node);
+                *node = Value::String(if is_prefix {
+                    format!("{affix}{current}")
+                } else {
+                    format!("{current}{affix}")
+                });
+                Ok(())
+            })
+            .map_err(|e| Failure::new(format!("{e} of object {id}")))?;
         }
     }
     Ok(())

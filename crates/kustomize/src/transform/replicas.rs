@@ -7,7 +7,8 @@ use crate::fieldspec::{self, CreateKind, FieldSpec};
 use crate::kustomization::Replica;
 use crate::resmap::ResMap;
 
-/// Sets spec.replicas of workloads whose current or any previous name matches.
+/// Sets the replica count at the fields `specs` name (the `replicas` field or a
+/// ReplicaCountTransformer) of workloads whose current or any previous name matches.
 pub(crate) fn set_replicas(
     resmap: &mut ResMap,
     replicas: &[Replica],
