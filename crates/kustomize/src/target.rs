@@ -22,13 +22,24 @@ use crate::transform::{images, labels, name_affix, namespace, replicas};
 pub(crate) struct Builder {
     /// Directories being built, outermost first (cycle detection).
     stack: Vec<PathBuf>,
-    /// Results of bases already built in this build, by canonical directory.
-    /// A base's result depends only on its directory, so overlays sharing a
-    /// base build it once.
+    /// Results of bases already built in this build, by canonical directory
+    /// and origin. A base's result depends only on its directory (and, when
+    /// build metadata is tracked, the path it was reached by), so overlays
+    /// sharing a base build it once.
     built: HashMap<(PathBuf, Option<String>), ResMap>,
+    /// Builds of a directory already built under another origin: bounded
+    /// ([`MAX_ORIGIN_REBUILDS`]), since with origins tracked each path to a
+    /// directory (symlinks) is a build of its own.
+    rebuilds: usize,
+    /// Directories built so far (under any origin).
+    built_roots: HashSet<PathBuf>,
     /// The schema strategic merge patches use (the `openapi` field).
     pub(crate) schema: SchemaState,
 }
+
+/// Most builds of directories already built under another origin (another
+/// path, with build metadata tracked) in one build.
+pub(crate) const MAX_ORIGIN_REBUILDS: usize = 512;
 
 /// A kustomization together with where it lives.
 pub(crate) struct Target<'a> {
@@ -87,6 +98,8 @@ impl Builder {
         Builder {
             stack: Vec::new(),
             built: HashMap::new(),
+            rebuilds: 0,
+            built_roots: HashSet::new(),
             schema: SchemaState::default(),
         }
     }
@@ -187,6 +200,18 @@ impl Builder {
         let key = (sub.root.clone(), origin.clone());
         if let Some(done) = self.built.get(&key) {
             return Ok(done.clone());
+        }
+        if !self.built_roots.insert(sub.root.clone()) {
+            self.rebuilds += 1;
+            if self.rebuilds > MAX_ORIGIN_REBUILDS {
+                return Err(Error::Limit {
+                    path: t.file.clone(),
+                    message: format!(
+                        "{field}: '{entry}': directories reached by more than {MAX_ORIGIN_REBUILDS} other paths while tracking build metadata"
+                    ),
+                    limit: format!("max-origin-rebuilds={MAX_ORIGIN_REBUILDS}"),
+                });
+            }
         }
         let (sk, sfile) = load_listed(t, &sub, field, entry)?;
         if sk.is_component() {

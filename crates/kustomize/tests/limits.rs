@@ -533,3 +533,46 @@ fn a_transformer_directory_listing_itself_is_a_cycle() {
     let err = driftless_kustomize::build(tmp.path()).expect_err("cycle");
     assert!(matches!(err, Error::Cycle { .. }), "{err}");
 }
+
+/// Twenty levels of directories, each listing the next twice as transformer
+/// configs through two symlinks, in a build that tracks origins: every path
+/// to a directory is a different origin, so 2^20 builds if nothing bounded them.
+#[test]
+fn origin_tracking_cannot_multiply_builds() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let levels = 20;
+    for level in 0..levels {
+        let dir = tmp.path().join(format!("l{level}"));
+        let text = if level + 1 < levels {
+            for link in ["a", "b"] {
+                std::fs::create_dir_all(&dir).expect("mkdir");
+                std::os::unix::fs::symlink(format!("../l{}", level + 1), dir.join(link))
+                    .expect("symlink");
+            }
+            "resources:\n- labels.yaml\ntransformers:\n- a\n- b\n".to_string()
+        } else {
+            "resources:\n- labels.yaml\n".to_string()
+        };
+        write(&dir.join("kustomization.yaml"), &text);
+        write(
+            &dir.join("labels.yaml"),
+            &format!(
+                "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l{level}\nlabels:\n  level: \"{level}\"\nfieldSpecs:\n- path: metadata/labels\n  create: true\n"
+            ),
+        );
+    }
+    write(
+        &tmp.path().join("kustomization.yaml"),
+        "resources:\n- cm.yaml\nbuildMetadata: [originAnnotations, transformerAnnotations]\ntransformers:\n- l0\n",
+    );
+    write(
+        &tmp.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    refused(
+        tmp.path(),
+        Limits::default(),
+        "kustomization.yaml",
+        "max-origin-rebuilds=512",
+    );
+}
