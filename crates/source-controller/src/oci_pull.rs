@@ -261,3 +261,56 @@ fn select_layer(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(extra: serde_json::Value) -> OCIRepository {
+        let mut spec = serde_json::json!({"url": "oci://r.example/app", "interval": "1m"});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.driftless.dev/v1",
+            "kind": "OCIRepository",
+            "metadata": {"name": "app", "namespace": "ns"},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_naming_them() {
+        assert!(check_spec(&repo(serde_json::json!({}))).is_ok());
+        assert!(check_spec(&repo(serde_json::json!({"provider": "generic"}))).is_ok());
+        let err = check_spec(&repo(serde_json::json!({"provider": "gcp"}))).unwrap_err();
+        assert!(err.to_string().contains("spec.provider: 'gcp'"), "{err}");
+        assert!(err.is_stalling());
+        let err = check_spec(&repo(serde_json::json!({"verify": {"provider": "cosign"}})))
+            .unwrap_err();
+        assert!(err.to_string().contains("spec.verify: cosign"), "{err}");
+        let err = check_spec(&repo(serde_json::json!({"ref": {"digest": "sha256:abc"}})))
+            .unwrap_err();
+        assert!(err.to_string().contains("spec.ref.digest"), "{err}");
+    }
+
+    #[test]
+    fn layers_are_selected_by_media_type_or_first() {
+        let layer = |t: &str, d: char| Descriptor {
+            media_type: t.into(),
+            digest: format!("sha256:{}", d.to_string().repeat(64)),
+            size: 1,
+            annotations: Default::default(),
+        };
+        let layers = vec![layer("a/one", '1'), layer("b/two", '2')];
+        let first = select_layer(&repo(serde_json::json!({})), &layers, "v1@sha256:x").unwrap();
+        assert_eq!(first.media_type, "a/one");
+        let chosen = repo(serde_json::json!({"layerSelector": {"mediaType": "b/two"}}));
+        assert_eq!(select_layer(&chosen, &layers, "r").unwrap().media_type, "b/two");
+        let missing = repo(serde_json::json!({"layerSelector": {"mediaType": "c/none"}}));
+        let err = select_layer(&missing, &layers, "v1@sha256:x").unwrap_err();
+        assert!(err.to_string().contains("'c/none'") && err.to_string().contains("v1@sha256:x"));
+        assert_eq!(err.reason(), "OCIArtifactLayerOperationFailed");
+    }
+}
