@@ -51,8 +51,13 @@ impl Gpg {
 
     fn gpg(&self) -> Command {
         let mut c = Command::new("gpg");
-        c.env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""]);
+        c.env("GNUPGHOME", self.home.path()).args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ]);
         c
     }
 
@@ -99,7 +104,12 @@ struct Work {
 impl Work {
     fn clone(server: &GitServer, url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        run(server.git_command().arg("clone").arg("--quiet").arg(url).arg(dir.path()));
+        run(server
+            .git_command()
+            .arg("clone")
+            .arg("--quiet")
+            .arg(url)
+            .arg(dir.path()));
         run(server
             .git_command()
             .current_dir(dir.path())
@@ -165,7 +175,9 @@ impl Work {
 }
 
 fn configmap(greeting: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: greeting}}\ndata: {{greeting: {greeting}}}\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: greeting}}\ndata: {{greeting: {greeting}}}\n"
+    )
 }
 
 async fn secret(client: &Client, ns: &str, name: &str, entries: &[(&str, Vec<u8>)]) {
@@ -285,7 +297,11 @@ async fn openpgp_signed_commits_pass_and_others_are_refused_keeping_the_last() {
     let (_, reason, message) = ready(&repo).unwrap();
     assert_eq!(reason, "InvalidCommitSignature", "{message}");
     assert!(message.contains(&other), "names the signer: {message}");
-    assert_eq!(artifact_revision(&repo), Some(rev1.clone()), "last verified artifact kept");
+    assert_eq!(
+        artifact_revision(&repo),
+        Some(rev1.clone()),
+        "last verified artifact kept"
+    );
     assert_eq!(verified_condition(&repo).unwrap().0, "False");
 
     // Not signed at all.
@@ -353,7 +369,9 @@ async fn ssh_signed_tags_and_commits_pass_tag_and_head_and_unsigned_tags_are_nam
     .await;
     let (_, _, message) = verified_condition(&repo).unwrap();
     assert!(
-        message.contains("tag 'v1.0.0'") && message.contains(&commit) && message.contains("SHA256:"),
+        message.contains("tag 'v1.0.0'")
+            && message.contains(&commit)
+            && message.contains("SHA256:"),
         "{message}"
     );
 
@@ -376,7 +394,10 @@ async fn ssh_signed_tags_and_commits_pass_tag_and_head_and_unsigned_tags_are_nam
     .await;
     let (_, reason, message) = ready(&repo).unwrap();
     assert_eq!(reason, "InvalidGitObject", "{message}");
-    assert!(repo.status.unwrap().artifact.is_none(), "nothing checked out");
+    assert!(
+        repo.status.unwrap().artifact.is_none(),
+        "nothing checked out"
+    );
     let _ = commit2;
 
     // Tag mode needs a tag ref: a branch ref is a spec error (Stalled).

@@ -287,11 +287,11 @@ mod tests {
         let err = check_spec(&repo(serde_json::json!({"provider": "gcp"}))).unwrap_err();
         assert!(err.to_string().contains("spec.provider: 'gcp'"), "{err}");
         assert!(err.is_stalling());
-        let err = check_spec(&repo(serde_json::json!({"verify": {"provider": "cosign"}})))
-            .unwrap_err();
+        let err =
+            check_spec(&repo(serde_json::json!({"verify": {"provider": "cosign"}}))).unwrap_err();
         assert!(err.to_string().contains("spec.verify: cosign"), "{err}");
-        let err = check_spec(&repo(serde_json::json!({"ref": {"digest": "sha256:abc"}})))
-            .unwrap_err();
+        let err =
+            check_spec(&repo(serde_json::json!({"ref": {"digest": "sha256:abc"}}))).unwrap_err();
         assert!(err.to_string().contains("spec.ref.digest"), "{err}");
     }
 
@@ -307,7 +307,10 @@ mod tests {
         let first = select_layer(&repo(serde_json::json!({})), &layers, "v1@sha256:x").unwrap();
         assert_eq!(first.media_type, "a/one");
         let chosen = repo(serde_json::json!({"layerSelector": {"mediaType": "b/two"}}));
-        assert_eq!(select_layer(&chosen, &layers, "r").unwrap().media_type, "b/two");
+        assert_eq!(
+            select_layer(&chosen, &layers, "r").unwrap().media_type,
+            "b/two"
+        );
         let missing = repo(serde_json::json!({"layerSelector": {"mediaType": "c/none"}}));
         let err = select_layer(&missing, &layers, "v1@sha256:x").unwrap_err();
         assert!(err.to_string().contains("'c/none'") && err.to_string().contains("v1@sha256:x"));
