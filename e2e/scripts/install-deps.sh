@@ -7,6 +7,7 @@
 #   docker-registry  the OCI distribution registry ("registry" binary)
 #   openssl        CA, serving and client certificates; password hashes
 #   curl           readiness probes in cluster-up.sh
+#   gnupg, openssh-client  gpg and ssh-keygen: signed commits and tags for GitRepository spec.verify
 #
 # NODE=1 adds what the local node needs (cluster-up.sh with NODE=1, node-lib.sh):
 #   containerd, runc                 the container runtime (CRI plugin) and OCI runtime
@@ -17,7 +18,7 @@
 #   gcc, libc6-dev                   the static pause binary (image/build-pause.sh)
 set -euo pipefail
 
-packages=(git lighttpd docker-registry openssl curl ca-certificates)
+packages=(git lighttpd docker-registry openssl curl ca-certificates gnupg openssh-client)
 if [[ "${NODE:-0}" == 1 ]]; then
   packages+=(containerd runc containernetworking-plugins iptables conntrack iproute2 jq gcc libc6-dev)
 fi

@@ -127,6 +127,80 @@ impl Registry {
         Ok(sha256_digest(&manifest))
     }
 
+    /// Pushes an artifact whose single layer is `layer` (any bytes, e.g. a hand-made
+    /// tar.gz) with the given media types and manifest annotations, written with this
+    /// harness's own client (not Driftless's); returns the manifest digest.
+    pub async fn push_artifact(
+        &self,
+        repository: &str,
+        tag: &str,
+        layer: &[u8],
+        layer_media_type: &str,
+        config_media_type: &str,
+        annotations: &serde_json::Value,
+    ) -> Result<String> {
+        let layer_digest = self.push_blob(repository, layer).await?;
+        let config = b"{}".to_vec();
+        let config_digest = self.push_blob(repository, &config).await?;
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": config_media_type, "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": layer_media_type, "digest": layer_digest, "size": layer.len()}],
+            "annotations": annotations,
+        }))
+        .map_err(|error| self.document_error(repository, tag, &error))?;
+        let url = self.url(&format!("/v2/{repository}/manifests/{tag}"));
+        let response = self
+            .http
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE)
+            .body(manifest.clone())
+            .send()
+            .await
+            .map_err(|error| request_error(&url, &error))?;
+        expect_status(&url, response, StatusCode::CREATED).await?;
+        Ok(sha256_digest(&manifest))
+    }
+
+    /// The manifest of `repository:reference` as JSON.
+    pub async fn manifest(&self, repository: &str, reference: &str) -> Result<serde_json::Value> {
+        let url = self.url(&format!("/v2/{repository}/manifests/{reference}"));
+        let response = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPE)
+            .send()
+            .await
+            .map_err(|error| request_error(&url, &error))?;
+        let response = expect_status(&url, response, StatusCode::OK).await?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| request_error(&url, &error))?;
+        serde_json::from_slice(&body).map_err(|error| Error::Registry {
+            url,
+            detail: format!("manifest: {error}"),
+        })
+    }
+
+    /// The blob `digest` of `repository`.
+    pub async fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
+        let url = self.url(&format!("/v2/{repository}/blobs/{digest}"));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|error| request_error(&url, &error))?;
+        let response = expect_status(&url, response, StatusCode::OK).await?;
+        Ok(response
+            .bytes()
+            .await
+            .map_err(|error| request_error(&url, &error))?
+            .to_vec())
+    }
+
     /// The tags of `repository`, as listed by `/v2/<repository>/tags/list`.
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>> {
         let url = self.url(&format!("/v2/{repository}/tags/list"));

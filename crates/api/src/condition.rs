@@ -17,6 +17,8 @@ pub const HEALTHY: &str = "Healthy";
 pub const FETCH_FAILED: &str = "FetchFailed";
 /// `ArtifactInStorage`: an artifact for the object is in the source cache.
 pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
+/// Condition type: the signatures `spec.verify` asks for were verified.
+pub const SOURCE_VERIFIED: &str = "SourceVerified";
 
 /// Condition reasons, as Flux names them.
 pub mod reason {

@@ -5,7 +5,7 @@ use kube::CustomResourceExt;
 
 use crate::{
     Alert, GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization,
-    Provider, Receiver,
+    OCIRepository, Provider, Receiver,
 };
 
 /// Every CRD, with the file name `make crds` writes it to under `crds/`.
@@ -14,6 +14,10 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         (
             "source.driftless.dev_gitrepositories.yaml",
             GitRepository::crd(),
+        ),
+        (
+            "source.driftless.dev_ocirepositories.yaml",
+            OCIRepository::crd(),
         ),
         (
             "kustomize.driftless.dev_kustomizations.yaml",

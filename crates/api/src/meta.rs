@@ -45,6 +45,19 @@ pub enum SourceKind {
     /// A `source.driftless.dev/v1` GitRepository.
     #[default]
     GitRepository,
+    /// A `source.driftless.dev/v1` OCIRepository (Kustomizations only).
+    #[serde(rename = "OCIRepository")]
+    OCIRepository,
+}
+
+impl SourceKind {
+    /// The kind's name, as written in `sourceRef.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::GitRepository => "GitRepository",
+            SourceKind::OCIRepository => "OCIRepository",
+        }
+    }
 }
 
 /// A reference to a source object, possibly in another namespace (when the controller allows it).
@@ -54,7 +67,7 @@ pub struct CrossNamespaceSourceReference {
     /// API version of the referent; defaults to `source.driftless.dev/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
-    /// Kind of the referent. Only `GitRepository` is supported.
+    /// Kind of the referent: `GitRepository`, or `OCIRepository` for a Kustomization.
     pub kind: SourceKind,
     /// Name of the referent.
     #[schemars(length(min = 1, max = 253))]
@@ -86,6 +99,10 @@ pub struct Artifact {
     /// Size of the artifact tarball in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+    /// Metadata of the upstream source, e.g. an OCI artifact's `org.opencontainers.image.*`
+    /// annotations.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// Records the last `reconcile.driftless.dev/requestedAt` value the controller handled.

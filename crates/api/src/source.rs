@@ -83,6 +83,41 @@ pub struct GitRepositorySpec {
     /// Stop fetching new revisions. The last artifact stays available. Defaults to false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+
+    /// Verify OpenPGP or SSH signatures of the commit (and/or the tag) before it is checked
+    /// out. An unsigned or untrusted object is refused (Ready=False naming it) and the last
+    /// verified artifact stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<GitRepositoryVerification>,
+}
+
+/// `spec.verify`: which objects must be signed, and by whom.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRepositoryVerification {
+    /// What to verify: `HEAD` (the commit checked out; `head` is accepted too), `Tag` (the
+    /// annotated tag `ref.tag`, `ref.semver` or a `refs/tags/` `ref.name` resolved
+    /// through) or `TagAndHEAD` (both). Defaults to `HEAD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<GitVerificationMode>,
+    /// Secret in the same namespace with the trusted public keys: armored OpenPGP key rings
+    /// under keys ending in `.asc` (or any other key), SSH public keys in `authorized_keys`
+    /// format under keys ending in `.sshpub`.
+    pub secret_ref: LocalObjectReference,
+}
+
+/// `spec.verify.mode`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum GitVerificationMode {
+    /// The commit checked out.
+    #[default]
+    #[serde(rename = "HEAD", alias = "head")]
+    Head,
+    /// The annotated tag the ref resolved through.
+    Tag,
+    /// The tag and the commit it points to.
+    #[serde(rename = "TagAndHEAD")]
+    TagAndHead,
 }
 
 /// The git reference to check out. Precedence, as in Flux: `commit`, then `name`,
@@ -117,7 +152,8 @@ pub struct GitRepositoryStatus {
     /// The last generation of the spec the controller acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling, Stalled, FetchFailed and ArtifactInStorage.
+    /// Ready, Reconciling, Stalled, FetchFailed, ArtifactInStorage and (with
+    /// `spec.verify`) SourceVerified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "crate::schema::conditions")]
     pub conditions: Vec<Condition>,
@@ -127,6 +163,9 @@ pub struct GitRepositoryStatus {
     /// The ignore rules the current artifact was built with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_ignore: Option<String>,
+    /// The `spec.verify.mode` the current artifact was verified with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_verification_mode: Option<GitVerificationMode>,
     /// Last handled reconcile request.
     #[serde(flatten)]
     pub reconcile_request: ReconcileRequestStatus,

@@ -24,6 +24,10 @@ enum Command {
     /// Build a kustomization with Driftless's native engine and print the YAML stream,
     /// as `kubectl kustomize DIR` does.
     Kustomize(cmd::kustomize::Args),
+    /// Push artifacts: `push artifact oci://host/repo:tag --path DIR --source URL --revision REV`
+    /// packs DIR as a Flux OCI artifact (same media types and annotations as
+    /// `flux push artifact`) for OCIRepositories to pull.
+    Push(cmd::push::Args),
     /// Run the controllers (GitRepository, Kustomization, image automation, notifications) in
     /// one process sharing one source cache, and make the cluster match git. Uses the
     /// in-cluster config or $KUBECONFIG.
@@ -40,6 +44,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(&args),
         Command::Kustomize(args) => cmd::kustomize::run(&args),
+        Command::Push(args) => cmd::push::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Tenant(args) => cmd::tenant::run(&args),
         Command::Version(args) => cmd::version::run(&args),

@@ -202,6 +202,25 @@ impl Error {
     }
 }
 
+impl From<driftless_oci::Error> for Error {
+    fn from(error: driftless_oci::Error) -> Self {
+        use driftless_oci::Error as Oci;
+        match error {
+            Oci::InvalidImage { image, reason, .. } => Error::InvalidImage { image, reason },
+            Oci::Authentication { registry, reason } => Error::Authentication { registry, reason },
+            Oci::Registry { url, reason } => Error::Registry { url, reason },
+            Oci::Credentials { secret, reason } => Error::Credentials { secret, reason },
+            Oci::UrlNotAllowed { message, resolved } => Error::UrlNotAllowed { message, resolved },
+            other @ (Oci::NotFound { .. } | Oci::Content { .. } | Oci::Io { .. }) => {
+                Error::Registry {
+                    url: String::new(),
+                    reason: other.to_string(),
+                }
+            }
+        }
+    }
+}
+
 impl From<driftless_runtime::RuntimeError> for Error {
     fn from(error: driftless_runtime::RuntimeError) -> Self {
         Error::from_url_refusal(&error)

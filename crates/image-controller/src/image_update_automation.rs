@@ -187,6 +187,12 @@ async fn run_once(automation: &ImageUpdateAutomation, ctx: &Context) -> Result<R
     let namespace = automation.namespace().unwrap_or_default();
     let spec = &automation.spec;
     let source = &spec.source_ref;
+    if source.kind != driftless_api::meta::SourceKind::GitRepository {
+        return Err(Error::InvalidSpec(format!(
+            "spec.sourceRef.kind: an ImageUpdateAutomation pushes to a GitRepository, not a {}",
+            source.kind.as_str()
+        )));
+    }
     let source_ns = source
         .namespace
         .clone()

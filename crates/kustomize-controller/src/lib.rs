@@ -1,4 +1,4 @@
-//! The Kustomization reconciler: builds a path of a GitRepository's artifact with the native
+//! The Kustomization reconciler: builds a path of a GitRepository's or OCIRepository's artifact with the native
 //! kustomize engine, applies it with server-side apply (as the tenant's ServiceAccount),
 //! prunes what left git, checks health, corrects drift and reports status as Flux does.
 

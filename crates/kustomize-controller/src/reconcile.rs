@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use driftless_api::condition;
 use driftless_api::duration::parse_duration;
 use driftless_api::kustomize::{KustomizationStatus, ResourceRef, SubstituteKind};
-use driftless_api::{GitRepository, Kustomization};
+use driftless_api::meta::{Artifact as StatusArtifact, SourceKind};
+use driftless_api::{GitRepository, Kustomization, OCIRepository};
 use driftless_apply::{
     Action as ApplyAction, Applier, ApplyOptions, ChangeSet, ObjectRef, Owner, PruneAction,
     PruneEntry,
@@ -40,6 +41,7 @@ pub async fn run(
     ctx: Arc<Context>,
     api: Api<Kustomization>,
     repos: Api<GitRepository>,
+    oci_repos: Api<OCIRepository>,
     watch: watcher::Config,
     ready: impl FnOnce() + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
@@ -47,6 +49,7 @@ pub async fn run(
     let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch.clone(), ready);
     let (drift, requeues) = DriftWatch::new(ctx.clients.controller().clone());
     let users = reader.clone();
+    let oci_users = reader.clone();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shutdown = shutdown.boxed().shared();
     let state = Arc::new(State {
@@ -57,7 +60,12 @@ pub async fn run(
     });
     Controller::for_stream(stream, reader)
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
-        .watches(repos, watch, move |repo| users_of(&users, &repo))
+        .watches(repos, watch.clone(), move |repo| {
+            users_of(&users, SourceKind::GitRepository, &repo)
+        })
+        .watches(oci_repos, watch, move |repo| {
+            users_of(&oci_users, SourceKind::OCIRepository, &repo)
+        })
         .reconcile_on(UnboundedReceiverStream::new(requeues))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, retry_after_error, state)
@@ -76,8 +84,12 @@ struct State {
     shutdown: Shared<BoxFuture<'static, ()>>,
 }
 
-/// The Kustomizations whose sourceRef names `repo`.
-fn users_of(store: &Store<Kustomization>, repo: &GitRepository) -> Vec<KubeRef<Kustomization>> {
+/// The Kustomizations whose sourceRef names `repo` of `kind`.
+fn users_of<K: Resource>(
+    store: &Store<Kustomization>,
+    kind: SourceKind,
+    repo: &K,
+) -> Vec<KubeRef<Kustomization>> {
     let repo_ns = repo.namespace().unwrap_or_default();
     let repo_name = repo.name_any();
     store
@@ -86,7 +98,9 @@ fn users_of(store: &Store<Kustomization>, repo: &GitRepository) -> Vec<KubeRef<K
         .filter(|ks| {
             let ns = ks.namespace().unwrap_or_default();
             let source = &ks.spec.source_ref;
-            source.name == repo_name && source.namespace.as_deref().unwrap_or(&ns) == repo_ns
+            source.kind == kind
+                && source.name == repo_name
+                && source.namespace.as_deref().unwrap_or(&ns) == repo_ns
         })
         .map(|ks| KubeRef::from_obj(ks.as_ref()))
         .collect()
@@ -366,26 +380,31 @@ async fn source_artifact(
         .namespace
         .clone()
         .unwrap_or_else(|| namespace.clone());
-    let what = format!("GitRepository/{source_ns}/{}", source.name);
+    let what = format!("{}/{source_ns}/{}", source.kind.as_str(), source.name);
     if ctx.tenancy.no_cross_namespace_refs && source_ns != namespace {
         return Err(Error::AccessDenied(format!(
             "can't access '{what}': cross-namespace references are disabled"
         )));
     }
-    let api: Api<GitRepository> = Api::namespaced(ctx.clients.controller().clone(), &source_ns);
-    let repo = api
-        .get_opt(&source.name)
-        .await
-        .map_err(|source| Error::Kube {
-            action: format!("reading source {what}"),
-            source,
-        })?;
-    let repo =
-        repo.ok_or_else(|| Error::DependencyNotReady(format!("source '{what}' not found")))?;
-    let artifact = repo
-        .status
-        .as_ref()
-        .and_then(|s| s.artifact.clone())
+    let client = ctx.clients.controller().clone();
+    let read_error = |source| Error::Kube {
+        action: format!("reading source {what}"),
+        source,
+    };
+    let artifact: Option<Option<StatusArtifact>> = match source.kind {
+        SourceKind::GitRepository => Api::<GitRepository>::namespaced(client, &source_ns)
+            .get_opt(&source.name)
+            .await
+            .map_err(read_error)?
+            .map(|repo| repo.status.and_then(|s| s.artifact)),
+        SourceKind::OCIRepository => Api::<OCIRepository>::namespaced(client, &source_ns)
+            .get_opt(&source.name)
+            .await
+            .map_err(read_error)?
+            .map(|repo| repo.status.and_then(|s| s.artifact)),
+    };
+    let artifact = artifact
+        .ok_or_else(|| Error::DependencyNotReady(format!("source '{what}' not found")))?
         .ok_or_else(|| {
             Error::DependencyNotReady(format!("source '{what}' is not ready: no artifact yet"))
         })?;

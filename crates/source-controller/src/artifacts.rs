@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use driftless_api::GitRepository;
+use driftless_api::{GitRepository, OCIRepository};
 use driftless_source::{Digest, SourceCache};
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::io::AsyncReadExt;
@@ -27,6 +27,7 @@ const CHUNK_BYTES: usize = 64 * 1024;
 #[derive(Clone, Default)]
 pub struct PublishedArtifacts {
     stores: Arc<RwLock<Vec<Store<GitRepository>>>>,
+    oci_stores: Arc<RwLock<Vec<Store<OCIRepository>>>>,
 }
 
 impl std::fmt::Debug for PublishedArtifacts {
@@ -42,6 +43,33 @@ impl PublishedArtifacts {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(store);
+    }
+
+    /// Adds the reflector store of one OCIRepository watch.
+    pub fn register_oci(&self, store: Store<OCIRepository>) {
+        self.oci_stores
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(store);
+    }
+
+    /// Whether OCIRepository `namespace/name` currently publishes `digest`.
+    pub fn publishes_oci(&self, namespace: &str, name: &str, digest: &Digest) -> bool {
+        let wanted = digest.to_string();
+        let key = ObjectRef::<OCIRepository>::new(name).within(namespace);
+        let stores = self
+            .oci_stores
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        stores.iter().any(|store| {
+            store.get(&key).is_some_and(|repo| {
+                repo.status
+                    .as_ref()
+                    .and_then(|s| s.artifact.as_ref())
+                    .and_then(|a| a.digest.as_deref())
+                    == Some(wanted.as_str())
+            })
+        })
     }
 
     /// Whether GitRepository `namespace/name` currently publishes `digest`.
@@ -74,6 +102,10 @@ struct Served {
 pub fn routes(cache: Arc<SourceCache>, published: PublishedArtifacts) -> Router {
     Router::new()
         .route("/artifacts/{namespace}/{name}/{file}", get(serve))
+        .route(
+            "/artifacts/ocirepository/{namespace}/{name}/{file}",
+            get(serve_oci),
+        )
         .with_state(Served { cache, published })
 }
 
@@ -85,6 +117,23 @@ async fn serve(
     State(served): State<Served>,
     Path((namespace, name, file)): Path<(String, String, String)>,
 ) -> Response {
+    serve_for(served, false, namespace, name, file).await
+}
+
+async fn serve_oci(
+    State(served): State<Served>,
+    Path((namespace, name, file)): Path<(String, String, String)>,
+) -> Response {
+    serve_for(served, true, namespace, name, file).await
+}
+
+async fn serve_for(
+    served: Served,
+    oci: bool,
+    namespace: String,
+    name: String,
+    file: String,
+) -> Response {
     let Some(hex) = file.strip_suffix(".tar.gz") else {
         return (StatusCode::NOT_FOUND, "expected <digest>.tar.gz").into_response();
     };
@@ -93,7 +142,12 @@ async fn serve(
     };
     // The same answer whether the object does not exist, is not ours to see, or publishes
     // another digest: nothing to learn by probing.
-    if !served.published.publishes(&namespace, &name, &digest) {
+    let published = if oci {
+        served.published.publishes_oci(&namespace, &name, &digest)
+    } else {
+        served.published.publishes(&namespace, &name, &digest)
+    };
+    if !published {
         return not_found();
     }
     let path = match served.cache.tarball(&digest).await {

@@ -25,6 +25,13 @@ pub struct Context {
     /// controller's own disk, other tenants' mirrors included), `--allowed-hosts`,
     /// `--denied-cidrs`.
     pub url_policy: Arc<UrlPolicy>,
+    /// The registry HTTP client (URL policy enforced on every host and redirect).
+    pub http: reqwest::Client,
+    /// Bytes of one registry JSON answer (manifest, tag page, token) read at most.
+    pub max_registry_response_bytes: u64,
+    /// Largest OCI layer downloaded, in bytes (`--max-artifact-bytes`); the extracted files
+    /// are bounded by the cache's own limits.
+    pub max_artifact_bytes: u64,
     /// What each watched GitRepository publishes, for the artifact server; [`crate::run`]
     /// registers its watch here.
     pub published: crate::PublishedArtifacts,

@@ -59,6 +59,35 @@ pub fn from_secret(secret: &Secret, name: &str) -> Result<GitAuth, Error> {
     Ok(auth)
 }
 
+/// Reads the Secret `name` named by `spec.verify.secretRef` and parses its trusted keys.
+pub async fn load_trusted_keys(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<driftless_source::TrustedKeys, Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api.get_opt(name).await.map_err(|source| Error::Kube {
+        action: format!("reading Secret {namespace}/{name}"),
+        source,
+    })?;
+    let secret = secret.ok_or_else(|| {
+        Error::Verification(format!(
+            "secret '{namespace}/{name}' named by spec.verify.secretRef not found"
+        ))
+    })?;
+    let entries: Vec<(String, Vec<u8>)> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    driftless_source::TrustedKeys::from_entries(&entries).map_err(|why| {
+        Error::Verification(format!(
+            "secret '{namespace}/{name}' (spec.verify.secretRef): {why}"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,10 @@
 use thiserror::Error;
 
+/// Flux's reason when pulling an OCI artifact fails.
+pub const OCI_PULL_FAILED: &str = "OCIArtifactPullFailed";
+/// Flux's reason when the selected layer cannot be used.
+pub const OCI_LAYER_OPERATION_FAILED: &str = "OCIArtifactLayerOperationFailed";
+
 /// Errors of the GitRepository reconciler.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -31,6 +36,15 @@ pub enum Error {
     /// Fetching or storing the source failed.
     #[error(transparent)]
     Source(#[from] driftless_source::Error),
+    /// The trusted keys of `spec.verify` are missing or unusable.
+    #[error("{0}")]
+    Verification(String),
+    /// A registry operation of an OCIRepository failed.
+    #[error(transparent)]
+    Registry(#[from] driftless_oci::Error),
+    /// The OCI artifact has no layer the spec can use.
+    #[error("{0}")]
+    Layer(String),
     /// The finalizer machinery failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
@@ -46,6 +60,48 @@ impl Error {
             Error::Resolve(_) => driftless_api::condition::reason::GIT_OPERATION_FAILED,
             Error::Credentials(_) => driftless_api::condition::reason::AUTHENTICATION_FAILED,
             Error::Source(e) => e.reason(),
+            Error::Registry(e) => {
+                use driftless_oci::Error as Oci;
+                match e {
+                    Oci::InvalidImage { .. } => driftless_api::condition::reason::URL_INVALID,
+                    Oci::Authentication { .. } | Oci::Credentials { .. } => {
+                        driftless_api::condition::reason::AUTHENTICATION_FAILED
+                    }
+                    Oci::UrlNotAllowed { .. } => driftless_runtime::url_policy::URL_NOT_ALLOWED,
+                    Oci::NotFound { .. }
+                    | Oci::Registry { .. }
+                    | Oci::Content { .. }
+                    | Oci::Io { .. } => OCI_PULL_FAILED,
+                }
+            }
+            Error::Layer(_) => OCI_LAYER_OPERATION_FAILED,
+            Error::Verification(_) => "VerificationError",
+        }
+    }
+
+    /// Whether only a spec change can help (the object is Stalled).
+    pub fn is_stalling(&self) -> bool {
+        match self {
+            Error::InvalidSpec(_) => true,
+            Error::UrlNotAllowed { resolved, .. } => !resolved,
+            Error::Source(e) => matches!(
+                e,
+                driftless_source::Error::InvalidUrl { .. }
+                    | driftless_source::Error::InvalidReference(_)
+                    | driftless_source::Error::Verification {
+                        reason: "InvalidVerificationMode",
+                        ..
+                    }
+            ),
+            Error::Registry(e) => matches!(
+                e,
+                driftless_oci::Error::InvalidImage { .. }
+                    | driftless_oci::Error::UrlNotAllowed {
+                        resolved: false,
+                        ..
+                    }
+            ),
+            _ => false,
         }
     }
 }

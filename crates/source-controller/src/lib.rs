@@ -6,10 +6,13 @@ mod artifacts;
 mod context;
 mod credentials;
 mod error;
+mod oci_pull;
+mod oci_repository;
 mod reconcile;
 mod status;
 
 pub use artifacts::{PublishedArtifacts, routes as artifact_routes};
 pub use context::Context;
 pub use error::Error;
+pub use oci_repository::run_oci;
 pub use reconcile::run;

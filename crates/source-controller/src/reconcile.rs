@@ -89,6 +89,16 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
                 repo.spec.ignore.clone(),
                 now,
             );
+            status::record_verification(
+                &mut status,
+                repo.spec
+                    .verify
+                    .as_ref()
+                    .map(|v| v.mode.unwrap_or_default()),
+                artifact.verified.as_deref(),
+                generation,
+                now,
+            );
         }
         Err(err) => status::record_failure(&mut status, err, generation, now),
     }
@@ -130,6 +140,14 @@ async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::
     };
     let mut req = status::fetch_request(&repo.spec, auth)?;
     req.owner = Some(OwnerKey::object(KIND, &namespace, &repo.name_any()));
+    if let Some(verify) = &repo.spec.verify {
+        let keys = credentials::load_trusted_keys(&ctx.client, &namespace, &verify.secret_ref.name)
+            .await?;
+        req.verify = Some(driftless_source::Verification {
+            mode: status::verify_mode(verify.mode),
+            keys,
+        });
+    }
     let started = Instant::now();
     let artifact = ctx.cache.fetch(req).await?;
     ctx.metrics

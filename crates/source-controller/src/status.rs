@@ -4,11 +4,21 @@
 use driftless_api::condition::{self, Status, reason};
 use driftless_api::duration::parse_duration;
 use driftless_api::meta::Artifact as StatusArtifact;
-use driftless_api::source::{GitRepositorySpec, GitRepositoryStatus};
-use driftless_source::{Artifact, FetchRequest, GitAuth, GitRef};
+use driftless_api::source::{GitRepositorySpec, GitRepositoryStatus, GitVerificationMode};
+use driftless_source::{Artifact, FetchRequest, GitAuth, GitRef, VerifyMode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::Error;
+
+/// `spec.verify.mode` as the cache takes it.
+pub fn verify_mode(mode: Option<GitVerificationMode>) -> VerifyMode {
+    match mode.unwrap_or_default() {
+        GitVerificationMode::Head => VerifyMode::Head,
+        GitVerificationMode::Tag => VerifyMode::Tag,
+        GitVerificationMode::TagAndHead => VerifyMode::TagAndHead,
+    }
+}
 
 /// Builds the cache request for `spec`.
 pub fn fetch_request(
@@ -61,6 +71,7 @@ pub fn status_artifact(
         digest: Some(digest),
         last_update_time,
         size: i64::try_from(artifact.size).ok(),
+        metadata: Default::default(),
     }
 }
 
@@ -73,13 +84,26 @@ pub fn record_success(
     now: Timestamp,
 ) {
     let message = format!("stored artifact for revision '{}'", artifact.revision);
-    let c = &mut status.conditions;
+    conditions_on_success(&mut status.conditions, &message, generation, now);
+    status.artifact = Some(artifact);
+    status.observed_generation = generation;
+    status.observed_ignore = ignore;
+}
+
+/// Sets the conditions of a source that stored an artifact: Ready and ArtifactInStorage
+/// True with `message`, no FetchFailed, Reconciling or Stalled.
+pub fn conditions_on_success(
+    c: &mut Vec<Condition>,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
     condition::set_condition(
         c,
         condition::READY,
         Status::True,
         reason::SUCCEEDED,
-        &message,
+        message,
         generation,
         now,
     );
@@ -88,16 +112,13 @@ pub fn record_success(
         condition::ARTIFACT_IN_STORAGE,
         Status::True,
         reason::SUCCEEDED,
-        &message,
+        message,
         generation,
         now,
     );
     condition::remove_condition(c, condition::FETCH_FAILED);
     condition::remove_condition(c, condition::RECONCILING);
     condition::remove_condition(c, condition::STALLED);
-    status.artifact = Some(artifact);
-    status.observed_generation = generation;
-    status.observed_ignore = ignore;
 }
 
 /// Records a failed fetch. The previous artifact stays in status (and in the cache).
@@ -107,9 +128,64 @@ pub fn record_failure(
     generation: Option<i64>,
     now: Timestamp,
 ) {
+    conditions_on_failure(&mut status.conditions, err, generation, now);
+    let verification_failed = match err {
+        Error::Verification(_) => true,
+        Error::Source(e) => matches!(e, driftless_source::Error::Verification { .. }),
+        _ => false,
+    };
+    if verification_failed {
+        condition::set_condition(
+            &mut status.conditions,
+            condition::SOURCE_VERIFIED,
+            Status::False,
+            err.reason(),
+            &err.to_string(),
+            generation,
+            now,
+        );
+    }
+    status.observed_generation = generation;
+}
+
+/// Records what `spec.verify` verified (or, without `spec.verify`, removes the condition).
+pub fn record_verification(
+    status: &mut GitRepositoryStatus,
+    mode: Option<driftless_api::source::GitVerificationMode>,
+    verified: Option<&str>,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    match (mode, verified) {
+        (Some(mode), Some(message)) => {
+            condition::set_condition(
+                &mut status.conditions,
+                condition::SOURCE_VERIFIED,
+                Status::True,
+                reason::SUCCEEDED,
+                message,
+                generation,
+                now,
+            );
+            status.source_verification_mode = Some(mode);
+        }
+        _ => {
+            condition::remove_condition(&mut status.conditions, condition::SOURCE_VERIFIED);
+            status.source_verification_mode = None;
+        }
+    }
+}
+
+/// Sets the conditions of a source whose fetch failed: Ready False and FetchFailed True with
+/// the error's reason and message; Stalled too when only a spec change can help.
+pub fn conditions_on_failure(
+    c: &mut Vec<Condition>,
+    err: &Error,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
     let message = err.to_string();
     let why = err.reason();
-    let c = &mut status.conditions;
     condition::set_condition(
         c,
         condition::READY,
@@ -130,16 +206,7 @@ pub fn record_failure(
     );
     condition::remove_condition(c, condition::RECONCILING);
     // A spec the controller cannot use will not fix itself: Stalled until the spec changes.
-    if matches!(err, Error::InvalidSpec(_))
-        || matches!(
-            err,
-            Error::UrlNotAllowed {
-                resolved: false,
-                ..
-            }
-        )
-        || matches!(err, Error::Source(e) if matches!(e, driftless_source::Error::InvalidUrl { .. } | driftless_source::Error::InvalidReference(_)))
-    {
+    if err.is_stalling() {
         condition::set_condition(
             c,
             condition::STALLED,
@@ -152,7 +219,6 @@ pub fn record_failure(
     } else {
         condition::remove_condition(c, condition::STALLED);
     }
-    status.observed_generation = generation;
 }
 
 #[cfg(test)]
@@ -173,6 +239,7 @@ mod tests {
             }),
             ignore: Some("*.md".into()),
             suspend: false,
+            verify: None,
         }
     }
 
@@ -183,6 +250,7 @@ mod tests {
             digest: Digest::parse(&format!("sha256:{}", hex_char.to_string().repeat(64))).unwrap(),
             path: "/cache/x".into(),
             size: 42,
+            verified: None,
         }
     }
 

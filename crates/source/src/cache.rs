@@ -42,6 +42,7 @@ use crate::git_remote::{
 use crate::limits::Limits;
 use crate::lru_index::{LruIndex, OwnerKey};
 use crate::reference::{GitRef, Plan, Resolved, resolve};
+use crate::signature::TrustedKeys;
 use crate::tarball::write_tarball;
 
 /// Default timeout of a fetch, as in Flux (`spec.timeout` defaults to 60s).
@@ -89,6 +90,28 @@ pub struct FetchRequest {
     /// Who asks (e.g. `GitRepository/<ns>/<name>`): keeps the URL's mirror while the
     /// owner exists. Released by [`SourceCache::unpin`]. Not part of single-flight.
     pub owner: Option<OwnerKey>,
+    /// `spec.verify`: signatures to check before anything is checked out.
+    pub verify: Option<Verification>,
+}
+
+/// What `spec.verify` asks: which objects must carry a signature of a trusted key.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// Which objects.
+    pub mode: VerifyMode,
+    /// The keys trusted to sign them.
+    pub keys: TrustedKeys,
+}
+
+/// `spec.verify.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// The commit checked out.
+    Head,
+    /// The annotated tag the ref resolved through.
+    Tag,
+    /// The tag and the commit it points to.
+    TagAndHead,
 }
 
 impl std::fmt::Debug for FetchRequest {
@@ -100,6 +123,7 @@ impl std::fmt::Debug for FetchRequest {
             .field("ignore", &self.ignore)
             .field("timeout", &self.timeout)
             .field("owner", &self.owner)
+            .field("verify", &self.verify)
             .finish()
     }
 }
@@ -114,6 +138,7 @@ impl FetchRequest {
             ignore: None,
             timeout: DEFAULT_TIMEOUT,
             owner: None,
+            verify: None,
         }
     }
 
@@ -121,16 +146,40 @@ impl FetchRequest {
     /// part of it so nobody rides on someone else's access.
     fn flight_key(&self) -> String {
         format!(
-            "{}\n{:?}\n{:?}\n{}",
+            "{}\n{:?}\n{:?}\n{}\n{:?}",
             self.url,
             self.reference,
             self.ignore,
             self.auth
                 .as_ref()
                 .map(GitAuth::fingerprint)
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            self.verify
+                .as_ref()
+                .map(|v| (v.mode, v.keys.fingerprint().to_owned()))
         )
     }
+}
+
+/// What [`SourceCache::import_tar_gz`] stores: one gzip-compressed tar (an OCI artifact
+/// layer) as an artifact, after the same entry-name rules, limits and ignore rules as a git
+/// checkout.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// Names the archive's content (e.g. the layer's `sha256:` digest): requests with equal
+    /// keys and ignore rules share one extraction.
+    pub key: String,
+    /// Revision reported in the artifact, e.g. `v1.0.0@sha256:<manifest digest>`.
+    pub revision: String,
+    /// Where the archive came from, for messages (no credentials).
+    pub origin: String,
+    /// The archive on disk, its digest already verified by the caller.
+    pub archive: PathBuf,
+    /// `spec.ignore`.
+    pub ignore: Option<String>,
+    /// Serve this archive's bytes unchanged as the artifact's tarball (Flux's layer
+    /// operation `copy`) instead of a tarball rebuilt from the tree.
+    pub keep_tarball: bool,
 }
 
 /// A checked-out source, ready to read from [`Artifact::path`].
@@ -146,6 +195,9 @@ pub struct Artifact {
     pub path: PathBuf,
     /// Total size of the files in bytes.
     pub size: u64,
+    /// With `spec.verify`: what was verified with which key, e.g. `verified signature of
+    /// commit '<sha>' with key 'SHA256:…'`.
+    pub verified: Option<String>,
 }
 
 /// What a ref points at on the remote right now (from [`SourceCache::resolve`]).
@@ -330,6 +382,60 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn short_hash(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..16])
+}
+
+/// Checks the signatures `verification` asks for on `commit` (and the tag `resolved` went
+/// through); what was verified with which keys.
+fn verify_signatures(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    resolved: &Resolved,
+    verification: &Verification,
+    url: &str,
+) -> Result<String, Error> {
+    let fail = |object: String, reason: &'static str, message: String| Error::Verification {
+        url: url.to_owned(),
+        object,
+        reason,
+        message,
+    };
+    let raw = |id: ObjectId, what: &str| -> Result<Vec<u8>, Error> {
+        repo.find_object(id)
+            .map(|o| o.data.clone())
+            .map_err(|e| Error::Mirror {
+                url: url.to_owned(),
+                mirror: repo.path().to_owned(),
+                message: format!("{what} {id}: {e}"),
+            })
+    };
+    let mut verified = Vec::new();
+    if matches!(verification.mode, VerifyMode::Tag | VerifyMode::TagAndHead) {
+        let tag = resolved.tag.as_ref().ok_or_else(|| {
+            fail(
+                format!("commit '{commit}'"),
+                "InvalidVerificationMode",
+                "cannot verify a tag's signature: spec.ref names no tag (use ref.tag, ref.semver or a refs/tags/ ref.name)".to_owned(),
+            )
+        })?;
+        let object = tag.object.as_deref().ok_or_else(|| {
+            fail(
+                format!("tag '{}'", tag.name),
+                "InvalidGitObject",
+                "cannot verify the signature of a lightweight tag (it is not signed)".to_owned(),
+            )
+        })?;
+        let id = ObjectId::from_hex(object.as_bytes())
+            .map_err(|e| Error::InvalidReference(format!("{object}: {e}")))?;
+        let key = crate::signature::verify_tag(&raw(id, "tag")?, &verification.keys)
+            .map_err(|r| fail(format!("tag '{}'", tag.name), r.reason, r.message))?;
+        verified.push(format!("tag '{}' with key '{key}'", tag.name));
+    }
+    if matches!(verification.mode, VerifyMode::Head | VerifyMode::TagAndHead) {
+        let key = crate::signature::verify_commit(&raw(commit, "commit")?, &verification.keys)
+            .map_err(|r| fail(format!("commit '{commit}'"), r.reason, r.message))?;
+        verified.push(format!("commit '{commit}' with key '{key}'"));
+    }
+    Ok(format!("verified signature of {}", verified.join(" and ")))
 }
 
 /// The directory name of the mirror of `url` (also the key of its lock and use record).
@@ -543,6 +649,40 @@ impl SourceCache {
             inner.fetch_blocking(&req2, &plan, interrupt)
         })
         .await
+    }
+
+    /// Store the archive of `req` as an artifact (or find the one stored before), extracting
+    /// it on a blocking thread. Concurrent requests with the same key and ignore rules share
+    /// one extraction.
+    pub async fn import_tar_gz(&self, req: ImportRequest) -> Result<Artifact, Error> {
+        let key = format!("import\n{}\n{:?}", req.key, req.ignore);
+        let flight: Flight = lock(&self.inner.flights)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let guard = FlightGuard {
+            inner: &self.inner,
+            key,
+            flight,
+        };
+        let inner = self.inner.clone();
+        let result = guard
+            .flight
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || inner.import_blocking(&req))
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))?
+            })
+            .await
+            .clone();
+        drop(guard);
+        result
+    }
+
+    /// A fresh path in the cache's staging directory (same filesystem as the artifacts), for
+    /// downloads the caller then hands to [`SourceCache::import_tar_gz`]. Emptied on open.
+    pub fn staging_path(&self, label: &str) -> PathBuf {
+        self.inner.temp_path(label)
     }
 
     /// Take the lock serializing all git work on the mirror of `url`.
@@ -798,7 +938,18 @@ impl Inner {
             .as_deref()
             .and_then(|tip| ObjectId::from_hex(tip.as_bytes()).ok())
             .is_some_and(|tip| !repo.has_object(tip));
-        let repo = if !repo.has_object(commit) || needs_history || tip_missing {
+        let tag_object_missing = req
+            .verify
+            .as_ref()
+            .is_some_and(|v| v.mode != VerifyMode::Head)
+            && resolved
+                .tag
+                .as_ref()
+                .and_then(|t| t.object.as_deref())
+                .and_then(|o| ObjectId::from_hex(o.as_bytes()).ok())
+                .is_some_and(|o| !repo.has_object(o));
+        let repo = if !repo.has_object(commit) || needs_history || tip_missing || tag_object_missing
+        {
             let shallow = if plan.needs_history() {
                 if is_shallow {
                     Shallow::undo()
@@ -862,12 +1013,24 @@ impl Inner {
             }
         }
 
+        // Signatures first: an unverified commit is never checked out.
+        let verified = match &req.verify {
+            Some(verification) => Some(verify_signatures(
+                &repo,
+                commit,
+                &resolved,
+                verification,
+                &url_shown,
+            )?),
+            None => None,
+        };
         let key = format!(
             "{commit}-{}",
             short_hash(req.ignore.as_deref().unwrap_or_default())
         );
-        if let Some(artifact) = self.lookup(&key, &resolved) {
+        if let Some(mut artifact) = self.lookup(&key, &resolved) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            artifact.verified = verified;
             return Ok(artifact);
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -925,6 +1088,87 @@ impl Inner {
             path: target,
             digest,
             size,
+            verified,
+        })
+    }
+
+    fn import_blocking(&self, req: &ImportRequest) -> Result<Artifact, Error> {
+        let key = format!(
+            "import-{}-{}",
+            short_hash(&req.key),
+            short_hash(req.ignore.as_deref().unwrap_or_default())
+        );
+        let resolved = Resolved {
+            revision: req.revision.clone(),
+            commit: req.key.clone(),
+            fetch_refs: Vec::new(),
+            must_be_reachable_from: None,
+            tag: None,
+        };
+        if let Some(artifact) = self.lookup(&key, &resolved) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(artifact);
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let file = std::fs::File::open(&req.archive)
+            .map_err(|e| Error::storage("reading", &req.archive, e))?;
+        let staging = self.temp_path("import");
+        let extracted = crate::tar_import::extract_tar_gz(
+            std::io::BufReader::new(file),
+            &staging,
+            &self.limits,
+            req.ignore.as_deref(),
+            &req.origin,
+            &req.revision,
+        );
+        let extracted = match extracted {
+            Ok(extracted) => extracted,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        let digest = crate::tar_import::digest(&extracted.files);
+        let target = self.artifact_path(&digest);
+        if target.is_dir() {
+            let _ = std::fs::remove_dir_all(&staging);
+        } else {
+            let dir = std::fs::File::open(&staging)
+                .map_err(|e| Error::storage("syncing", &staging, e))?;
+            rustix::fs::syncfs(&dir).map_err(|e| Error::storage("syncing", &staging, e))?;
+            match std::fs::rename(&staging, &target) {
+                Ok(()) => {}
+                Err(_) if target.is_dir() => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(Error::storage("publishing", &target, e));
+                }
+            }
+            sync_parent(&target)?;
+            self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+        }
+        if req.keep_tarball {
+            let path = self.tarball_path(&digest);
+            let tmp = self.temp_path("tarball");
+            std::fs::copy(&req.archive, &tmp).map_err(|e| Error::storage("copying", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::storage("publishing", &path, e))?;
+        }
+        self.write_key(&key, &digest)?;
+        {
+            let mut state = lock(&self.state);
+            state.index.insert(digest.clone(), extracted.bytes);
+            state.keys.insert(key, digest.clone());
+        }
+        self.evict(&digest);
+        Ok(Artifact {
+            revision: req.revision.clone(),
+            commit: req.key.clone(),
+            path: target,
+            digest,
+            size: extracted.bytes,
+            verified: None,
         })
     }
 
@@ -942,6 +1186,7 @@ impl Inner {
             path: self.artifact_path(&digest),
             digest,
             size,
+            verified: None,
         })
     }
 

@@ -102,6 +102,43 @@ pub enum Error {
         /// Which file or tree, and which limit.
         message: String,
     },
+    /// An archive (an OCI layer) holds an entry whose path could escape the artifact
+    /// directory or plant git metadata in it. Nothing of the archive was kept.
+    #[error("{origin} ({revision}): refusing archive entry \"{path}\": {message}")]
+    UnsafeArchiveEntry {
+        /// Where the archive came from (URL without credentials).
+        origin: String,
+        /// The revision it was fetched for.
+        revision: String,
+        /// The entry's path, raw bytes escaped (`\xNN`).
+        path: String,
+        /// Which rule it breaks.
+        message: String,
+    },
+    /// An archive is not a gzip-compressed tar, or is truncated.
+    #[error("{origin} ({revision}): {message}")]
+    Archive {
+        /// Where the archive came from (URL without credentials).
+        origin: String,
+        /// The revision it was fetched for.
+        revision: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `spec.verify`: a commit or tag is unsigned, or no trusted key signed it. Nothing of
+    /// it was checked out.
+    #[error("signature verification of {object} of {url} failed: {message}")]
+    Verification {
+        /// Remote URL (without credentials).
+        url: String,
+        /// `commit '<sha>'` or `tag '<name>'`.
+        object: String,
+        /// Flux's reason: `InvalidCommitSignature`, `InvalidTagSignature`,
+        /// `InvalidGitObject` or `InvalidVerificationMode`.
+        reason: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The artifact is not (or no longer) in the cache.
     #[error("artifact {0} is not in the source cache")]
     ArtifactNotFound(String),
@@ -125,6 +162,9 @@ impl Error {
             Error::InvalidReference(_) => "InvalidReference",
             Error::Storage { .. } | Error::ArtifactNotFound(_) => "StorageOperationFailed",
             Error::UnsafeTreeEntry { .. } => "UnsafeTreeEntry",
+            Error::UnsafeArchiveEntry { .. } => "UnsafeArchiveEntry",
+            Error::Archive { .. } => "ArchiveInvalid",
+            Error::Verification { reason, .. } => reason,
             Error::LimitExceeded { .. } => "LimitExceeded",
         }
     }

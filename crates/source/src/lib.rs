@@ -17,12 +17,15 @@ mod ignore_rules;
 mod limits;
 mod lru_index;
 mod reference;
+pub mod signature;
+mod tar_import;
 mod tarball;
+pub use tarball::write_tarball;
 
 pub use auth::{BasicAuth, GitAuth};
 pub use cache::{
     Artifact, CacheOptions, CacheStats, DEFAULT_MIRROR_GRACE, DEFAULT_TIMEOUT, FetchRequest,
-    RemoteRevision, SourceCache,
+    ImportRequest, RemoteRevision, SourceCache, Verification, VerifyMode,
 };
 pub use digest::Digest;
 pub use error::Error;
@@ -32,4 +35,5 @@ pub use limits::{
     DEFAULT_MAX_TREE_ENTRIES, FETCH_ALLOC_FLOOR, Limits,
 };
 pub use lru_index::OwnerKey;
-pub use reference::{DEFAULT_BRANCH, GitRef, RemoteRef};
+pub use reference::{DEFAULT_BRANCH, GitRef, RemoteRef, highest_semver_tag};
+pub use signature::TrustedKeys;

@@ -181,6 +181,25 @@ pub(crate) struct Resolved {
     pub fetch_refs: Vec<String>,
     /// For `commit` + `branch`: the branch tip the commit must be reachable from.
     pub must_be_reachable_from: Option<String>,
+    /// The tag the commit was reached through (tag, semver or a `refs/tags/` name).
+    pub tag: Option<ResolvedTag>,
+}
+
+/// A tag a ref resolved through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResolvedTag {
+    /// Short name, e.g. `v1.0.0`.
+    pub name: String,
+    /// The tag object (annotated tags only), hex.
+    pub object: Option<String>,
+}
+
+fn tag_of(r: &RemoteRef) -> Option<ResolvedTag> {
+    let name = r.name.strip_prefix("refs/tags/")?;
+    Some(ResolvedTag {
+        name: name.to_owned(),
+        object: r.peeled.as_ref().map(|_| r.target.clone()),
+    })
 }
 
 /// Match `plan` against the refs the remote advertised.
@@ -204,6 +223,7 @@ pub(crate) fn resolve(plan: &Plan, url: &str, refs: &[RemoteRef]) -> Result<Reso
                 revision: format!("{label}@sha1:{}", r.commit()),
                 fetch_refs: vec![full_name.clone()],
                 must_be_reachable_from: None,
+                tag: tag_of(r),
             })
         }
         Plan::Semver { range } => {
@@ -214,6 +234,7 @@ pub(crate) fn resolve(plan: &Plan, url: &str, refs: &[RemoteRef]) -> Result<Reso
                 revision: format!("{tag}@sha1:{}", r.commit()),
                 fetch_refs: vec![r.name.clone()],
                 must_be_reachable_from: None,
+                tag: tag_of(r),
             })
         }
         Plan::Commit {
@@ -230,6 +251,7 @@ pub(crate) fn resolve(plan: &Plan, url: &str, refs: &[RemoteRef]) -> Result<Reso
                 revision: format!("{branch}@sha1:{commit}"),
                 fetch_refs: vec![full],
                 must_be_reachable_from: Some(r.commit().to_owned()),
+                tag: None,
             })
         }
         Plan::Commit {
@@ -244,6 +266,7 @@ pub(crate) fn resolve(plan: &Plan, url: &str, refs: &[RemoteRef]) -> Result<Reso
                 .map(|r| r.name.clone())
                 .collect(),
             must_be_reachable_from: None,
+            tag: None,
         }),
     }
 }
@@ -457,5 +480,38 @@ mod tests {
         assert!(GitRef::name("main").plan().is_err());
         let err = resolve_ref(&GitRef::name("refs/pull/1/head")).unwrap_err();
         assert!(err.to_string().contains("refs/pull/1/head"));
+    }
+}
+
+/// The highest of `tags` within the semver `range` (Flux's syntax; a leading `v` on tags is
+/// allowed); among equal versions the lexically greatest tag. `None` when none matches; an
+/// invalid range is [`Error::InvalidReference`]. Used for OCI artifact tags.
+pub fn highest_semver_tag<'a>(range: &str, tags: &'a [String]) -> Result<Option<&'a str>, Error> {
+    let range = SemverRange::parse(range)?;
+    Ok(tags
+        .iter()
+        .filter_map(|tag| {
+            let v = tag_version(tag)?;
+            range.matches(&v).then_some((v, tag.as_str()))
+        })
+        .max()
+        .map(|(_, tag)| tag))
+}
+
+#[cfg(test)]
+mod highest_semver_tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_highest_matching_tag() {
+        let tags: Vec<String> = ["1.0.0", "v1.2.0", "2.0.0", "latest", "1.2.0-rc.1"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            highest_semver_tag(">=1.0.0 <2.0.0", &tags).unwrap(),
+            Some("v1.2.0")
+        );
+        assert_eq!(highest_semver_tag(">=3", &tags).unwrap(), None);
+        assert!(highest_semver_tag("not a range", &tags).is_err());
     }
 }

@@ -44,8 +44,9 @@ fn collect(root: &Path, rel: &str, out: &mut Vec<(String, bool)>) -> Result<(), 
     Ok(())
 }
 
-/// Write the tarball of `dir` to `out`.
-pub(crate) fn write_tarball(dir: &Path, out: impl Write) -> Result<(), Error> {
+/// Write the deterministic tarball of `dir` to `out` (regular files and directories only;
+/// the same tree always gives the same bytes).
+pub fn write_tarball(dir: &Path, out: impl Write) -> Result<(), Error> {
     let mut entries = Vec::new();
     collect(dir, "", &mut entries)?;
     let gz = flate2::GzBuilder::new()

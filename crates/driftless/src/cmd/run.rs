@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use driftless_api::notification::{Alert, Provider, Receiver};
 use driftless_api::{
     GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization,
+    OCIRepository,
 };
 use driftless_image_controller::{image_policy, image_repository, image_update_automation};
 use driftless_runtime::leader::{self, LeaderElector, LeaseTimings};
@@ -21,7 +22,7 @@ use tokio::sync::watch;
 /// Which controllers to run.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ControllerName {
-    /// GitRepository: fetch sources into the shared cache.
+    /// GitRepository and OCIRepository: fetch sources into the shared cache.
     Source,
     /// Kustomization: build, apply, prune, check health, correct drift.
     Kustomize,
@@ -358,6 +359,10 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             artifact_base_url: artifact_base_url.clone(),
             url_policy: url_policy.clone(),
             published: published.clone(),
+            http: driftless_oci::http_client(url_policy.clone(), "driftless-source-controller")
+                .context("building the registry HTTP client")?,
+            max_registry_response_bytes: args.max_registry_response_bytes,
+            max_artifact_bytes: args.max_artifact_bytes,
         });
         let ready = readiness.clone();
         for api in scoped_apis::<GitRepository>(&client, &args.watch_namespaces) {
@@ -367,6 +372,22 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             tasks.spawn(async move {
                 driftless_source_controller::run(ctx, api, wc, move || ready.mark_ready(), stop)
                     .await;
+                Ok(())
+            });
+        }
+        for api in scoped_apis::<OCIRepository>(&client, &args.watch_namespaces) {
+            let (ctx, wc, stop, ready) =
+                (ctx.clone(), watch_config.clone(), stopped(), ready.clone());
+            readiness.add_component();
+            tasks.spawn(async move {
+                driftless_source_controller::run_oci(
+                    ctx,
+                    api,
+                    wc,
+                    move || ready.mark_ready(),
+                    stop,
+                )
+                .await;
                 Ok(())
             });
         }
@@ -395,7 +416,8 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         let ready = readiness.clone();
         let apis = scoped_apis::<Kustomization>(&client, &args.watch_namespaces);
         let repos = scoped_apis::<GitRepository>(&client, &args.watch_namespaces);
-        for (api, repos) in apis.into_iter().zip(repos) {
+        let oci_repos = scoped_apis::<OCIRepository>(&client, &args.watch_namespaces);
+        for ((api, repos), oci_repos) in apis.into_iter().zip(repos).zip(oci_repos) {
             let (ctx, wc, stop, ready) =
                 (ctx.clone(), watch_config.clone(), stopped(), ready.clone());
             readiness.add_component();
@@ -404,6 +426,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                     ctx,
                     api,
                     repos,
+                    oci_repos,
                     wc,
                     move || ready.mark_ready(),
                     stop,

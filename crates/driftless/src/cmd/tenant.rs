@@ -247,6 +247,7 @@ fn git_repository(args: &CreateArgs, url: &str) -> GitRepository {
             }),
             ignore: None,
             suspend: false,
+            verify: None,
         },
     );
     repo.metadata = metadata(args, &args.name);

@@ -19,7 +19,26 @@ pub struct ImageName {
 impl ImageName {
     /// Parses `spec.image`; a tag or digest is an error (the policy chooses the tag).
     pub fn parse(image: &str) -> Result<Self, Error> {
+        Self::parse_field(image, "spec.image")
+    }
+
+    /// Parses an OCIRepository's `spec.url` (`oci://host[:port]/repository`); a tag or
+    /// digest is an error (`spec.ref` chooses them), as in Flux.
+    pub fn parse_oci_url(url: &str, field: &str) -> Result<Self, Error> {
+        let rest = url
+            .strip_prefix("oci://")
+            .ok_or_else(|| Error::InvalidImage {
+                field: field.to_owned(),
+                image: url.to_owned(),
+                reason: "must start with oci://".to_owned(),
+            })?;
+        Self::parse_field(rest, field)
+    }
+
+    /// Parses `image` found in `field` (named in errors).
+    pub fn parse_field(image: &str, field: &str) -> Result<Self, Error> {
         let fail = |reason: &str| Error::InvalidImage {
+            field: field.to_owned(),
             image: image.to_owned(),
             reason: reason.to_owned(),
         };
@@ -124,6 +143,18 @@ mod tests {
             let name = ImageName::parse(image).unwrap();
             assert_eq!(name.canonical(), canonical);
             assert_eq!(name.api_base(false), base);
+        }
+        let oci = ImageName::parse_oci_url("oci://127.0.0.1:5000/team/app", "spec.url").unwrap();
+        assert_eq!(oci.canonical(), "127.0.0.1:5000/team/app");
+        for bad in [
+            "https://127.0.0.1:5000/app",
+            "oci://127.0.0.1:5000/app:v1",
+            "oci://h.io/a@sha256:0",
+        ] {
+            let err = ImageName::parse_oci_url(bad, "spec.url")
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("spec.url: "), "{err}");
         }
         assert_eq!(
             ImageName::parse("127.0.0.1:5000/app")

@@ -1,23 +1,15 @@
 //! The OCI distribution API, as far as scanning needs it: image names, credentials from
 //! docker config secrets, auth challenges, paginated tag lists, exclusion lists.
 
-mod body;
-mod challenge;
-mod credentials;
-mod guard;
-mod image_name;
-mod tag_list;
-
 use std::sync::Arc;
 
 use driftless_runtime::url_policy::UrlPolicy;
 use regex::Regex;
 
-pub use body::read_bounded;
-pub use challenge::{Challenge, next_link, parse_challenge};
-pub use credentials::{RegistryCredentials, from_docker_config};
-pub use image_name::ImageName;
-pub use tag_list::{DEFAULT_PAGE_SIZE, TagListRequest, list_tags};
+pub use driftless_oci::{
+    Challenge, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_PAGE_SIZE, ImageName, RegistryCredentials,
+    TagListRequest, from_docker_config, next_link, parse_challenge, read_bounded,
+};
 
 use crate::Error;
 
@@ -48,31 +40,20 @@ impl ExclusionList {
     }
 }
 
-/// Default of `--max-registry-response-bytes`: 8 MiB, room for a million-tag page.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
-
-/// An HTTP client for registries (ring as the TLS provider, the platform's roots) that
-/// enforces `policy` when resolving hosts and following redirects. With denied ranges,
-/// proxies from the environment are not used (the proxy would resolve the host, unchecked).
+/// An HTTP client for registries that enforces `policy` (see [`driftless_oci::http_client`]).
 pub fn http_client(policy: Arc<UrlPolicy>) -> Result<reqwest::Client, Error> {
-    // Installed once per process; a second install fails harmlessly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!(
-            "driftless-image-controller/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .redirect(guard::redirect_policy(policy.clone()));
-    if policy.guards_addresses() {
-        builder = builder.no_proxy();
-    }
-    builder
-        .dns_resolver(Arc::new(guard::PolicyResolver::new(policy)))
-        .build()
-        .map_err(|e| Error::Registry {
-            url: String::new(),
-            reason: format!("building the HTTP client: {e}"),
-        })
+    Ok(driftless_oci::http_client(
+        policy,
+        "driftless-image-controller",
+    )?)
+}
+
+/// Lists every tag of the image (see [`driftless_oci::list_tags`]).
+pub async fn list_tags(
+    http: &reqwest::Client,
+    request: &TagListRequest<'_>,
+) -> Result<Vec<String>, Error> {
+    Ok(driftless_oci::list_tags(http, request).await?)
 }
 
 #[cfg(test)]
