@@ -18,9 +18,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Install Driftless on the cluster and commit its manifests, with a GitRepository and a
+    /// Kustomization syncing a path, into a git repository: Driftless then manages the
+    /// cluster, and itself, from git.
+    Bootstrap(cmd::bootstrap::Args),
     /// Print the CustomResourceDefinitions of every Driftless kind as one YAML stream
     /// (pipe it to `kubectl apply -f -`, or use `--dir` to write one file per kind).
     Crds(cmd::crds::Args),
+    /// Create objects: `create secret git` makes the Secret a GitRepository authenticates
+    /// with (a deploy key and known_hosts for ssh://).
+    Create(cmd::create::Args),
     /// Build a kustomization with Driftless's native engine and print the YAML stream,
     /// as `kubectl kustomize DIR` does.
     Kustomize(cmd::kustomize::Args),
@@ -38,7 +45,9 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bootstrap(args) => cmd::bootstrap::run(&args),
         Command::Crds(args) => cmd::crds::run(&args),
+        Command::Create(args) => cmd::create::run(&args),
         Command::Kustomize(args) => cmd::kustomize::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Tenant(args) => cmd::tenant::run(&args),
