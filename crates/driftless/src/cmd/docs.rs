@@ -41,12 +41,7 @@ pub fn render(mut command: clap::Command) -> String {
     );
     let mut index = String::new();
     let mut sections = String::new();
-    walk(
-        &command,
-        &command.get_name().to_owned(),
-        &mut index,
-        &mut sections,
-    );
+    walk(&command, command.get_name(), &mut index, &mut sections);
     out.push_str(&index);
     out.push('\n');
     out.push_str(&sections);

@@ -6,7 +6,7 @@ use driftless_api::{
     Provider, Receiver,
 };
 use kube::api::{ApiResource, DynamicObject};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client};
 use serde_json::Value;
 
 /// One Driftless kind.
@@ -264,14 +264,10 @@ pub fn kind_names() -> String {
     Kind::ALL.map(Kind::name).join(", ")
 }
 
-/// Whether `K` is one of the kinds above (compile-time helper for typed code).
-pub fn kind_of<K: Resource<DynamicType = ()>>() -> Option<Kind> {
-    Kind::parse(&K::kind(&()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::Resource;
 
     #[test]
     fn kinds_parse_by_name_plural_and_short_name() {
@@ -279,7 +275,10 @@ mod tests {
         assert_eq!(Kind::parse("GitRepositories"), Some(Kind::GitRepository));
         assert_eq!(Kind::parse("iua"), Some(Kind::ImageUpdateAutomation));
         assert_eq!(Kind::parse("deployment"), None);
-        assert_eq!(kind_of::<ImagePolicy>(), Some(Kind::ImagePolicy));
+        assert_eq!(
+            Kind::parse(&ImagePolicy::kind(&())),
+            Some(Kind::ImagePolicy)
+        );
         for kind in Kind::ALL {
             assert_eq!(kind.resource().kind, kind.name());
         }
