@@ -12,7 +12,9 @@ use kube::discovery::{Scope, pinned_kind};
 use kube::{Api, Client};
 use serde_json::Value;
 
-use crate::cmd::create::secret::FIELD_MANAGER;
+/// The controller's own field manager: what bootstrap applies, the controller later applies
+/// from git as the same manager, so ownership passes over without conflicts.
+const FIELD_MANAGER: &str = "driftless";
 
 /// How long new CRDs get to become Established.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);

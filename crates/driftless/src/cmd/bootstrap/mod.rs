@@ -103,9 +103,9 @@ pub struct GitArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub async fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
-        BootstrapCommand::Git(git) => super::create::block_on(bootstrap(git)),
+        BootstrapCommand::Git(git) => bootstrap(git).await,
     }
 }
 

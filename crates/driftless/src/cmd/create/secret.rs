@@ -23,33 +23,20 @@ use kube::api::{ObjectMeta, Patch, PatchParams};
 use crate::cmd::deploy_key::{self, DeployKey, KeyArgs};
 use crate::cmd::kube_args::{KubeArgs, check_object_name};
 
-/// The field manager of objects the CLI applies.
-pub const FIELD_MANAGER: &str = "driftless";
+/// The field manager of objects the CLI creates (as `create`'s other subcommands).
+const FIELD_MANAGER: &str = "driftless-cli";
 /// Largest `--ca-file` read.
 const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Arguments of `driftless create secret`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: SecretCommand,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum SecretCommand {
-    /// Create the Secret a GitRepository authenticates with: for ssh:// a deploy key
-    /// (generated ed25519 unless told otherwise) and the host's known_hosts; for https://
-    /// basic auth or a bearer token.
-    #[command(after_help = "Examples:\n  \
-        driftless create secret git apps-auth -n team-a --url ssh://git@git.example/team-a/apps.git\n  \
-        driftless create secret git apps-auth --url ssh://git@git.example:2222/apps.git --private-key-file ./id_ed25519\n  \
-        driftless create secret git apps-auth --url https://git.example/apps.git --username bot --password \"$TOKEN\"\n\n\
-        For ssh:// the host's keys are gathered with ssh-keyscan (from openssh-client), trusting \
-        the host on first use: compare the printed fingerprints with the ones your git host \
-        publishes. The controller then checks the host key strictly against them on every \
-        fetch and push.")]
-    Git(GitArgs),
-}
+/// Examples and notes shown by `create secret git --help`.
+pub const GIT_AFTER_HELP: &str = "Examples:\n  \
+    driftless create secret git apps-auth -n team-a --url ssh://git@git.example/team-a/apps.git\n  \
+    driftless create secret git apps-auth --url ssh://git@git.example:2222/apps.git --private-key-file ./id_ed25519\n  \
+    driftless create secret git apps-auth --url https://git.example/apps.git --username bot --password \"$TOKEN\"\n\n\
+    For ssh:// the host's keys are gathered with ssh-keyscan (from openssh-client), trusting \
+    the host on first use: compare the printed fingerprints with the ones your git host \
+    publishes. The controller then checks the host key strictly against them on every \
+    fetch and push. The public key goes to stdout (stderr with --export).";
 
 /// Arguments of `driftless create secret git`.
 #[derive(clap::Args, Debug, Clone)]
@@ -74,19 +61,6 @@ pub struct GitArgs {
     /// PEM file of CA certificates to trust for https:// (stored as `ca.crt`).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Print the Secret as YAML instead of applying it.
-    #[arg(long)]
-    pub export: bool,
-    /// The cluster and namespace.
-    #[command(flatten)]
-    pub kube: KubeArgs,
-}
-
-/// Runs the subcommand.
-pub fn run(args: &Args) -> anyhow::Result<()> {
-    match &args.command {
-        SecretCommand::Git(git) => super::block_on(create_git(git)),
-    }
 }
 
 /// What `create secret git` made: the Secret, and the public key of an ssh deploy key.
@@ -99,22 +73,21 @@ pub struct GitSecret {
     pub host_fingerprints: Vec<String>,
 }
 
-async fn create_git(args: &GitArgs) -> anyhow::Result<()> {
+/// Runs `create secret git` in `namespace`: applies the Secret (or prints it with `export`)
+/// and prints the deploy key's public half.
+pub async fn run_git(
+    args: &GitArgs,
+    kube: &KubeArgs,
+    namespace: &str,
+    export: bool,
+) -> anyhow::Result<()> {
     check_object_name("secret NAME", &args.name)?;
-    let namespace = match (&args.kube.namespace, args.export) {
-        (Some(ns), _) => {
-            crate::cmd::kube_args::check_namespace(ns)?;
-            ns.clone()
-        }
-        (None, true) => String::from("default"),
-        (None, false) => args.kube.connect().await?.namespace,
-    };
-    let made = git_secret(args, &namespace)?;
-    if args.export {
+    let made = git_secret(args, namespace)?;
+    if export {
         print!("---\n{}", serde_norway::to_string(&made.secret)?);
     } else {
-        let cluster = args.kube.connect().await?;
-        let api: Api<Secret> = Api::namespaced(cluster.client, &namespace);
+        let cluster = kube.connect().await?;
+        let api: Api<Secret> = Api::namespaced(cluster.client, namespace);
         api.patch(
             &args.name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -122,7 +95,7 @@ async fn create_git(args: &GitArgs) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("applying Secret {namespace}/{}", args.name))?;
-        eprintln!("Secret {namespace}/{} applied", args.name);
+        eprintln!("✔ Secret {namespace}/{} applied", args.name);
     }
     for fingerprint in &made.host_fingerprints {
         eprintln!("host key: {fingerprint}");
@@ -132,7 +105,7 @@ async fn create_git(args: &GitArgs) -> anyhow::Result<()> {
             "Add this public key to the repository as a deploy key (allow write access if \
              image automation or bootstrap push to it):"
         );
-        if args.export {
+        if export {
             eprintln!("{public_key}");
         } else {
             println!("{public_key}");
