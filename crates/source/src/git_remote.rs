@@ -563,7 +563,7 @@ mod tests {
             assert!(none.contains(option), "{option} missing: {none}");
         }
         assert!(
-            !none.contains("accept-new") && !none.contains("=no -o U"),
+            !none.contains("accept-new") && !none.contains("StrictHostKeyChecking=no"),
             "{none}"
         );
         let both = ssh_command(
