@@ -107,7 +107,7 @@ fn generate(args: &KeyArgs, comment: &str) -> anyhow::Result<DeployKey> {
         }
         KeyAlgorithm::Rsa => {
             let bits = args.ssh_rsa_bits.unwrap_or(MIN_RSA_BITS);
-            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || bits % 8 != 0 {
+            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || !bits.is_multiple_of(8) {
                 bail!(
                     "--ssh-rsa-bits {bits}: must be a multiple of 8 from {MIN_RSA_BITS} to {MAX_RSA_BITS}"
                 );
