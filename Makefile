@@ -6,7 +6,7 @@ export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
 NODE ?= 0
 export NODE
 
-.PHONY: build run test unit e2e lint fmt crds bench cluster-up cluster-down controlplane deps
+.PHONY: build run test unit e2e lint fmt crds docs kubectl-plugin bench cluster-up cluster-down controlplane deps
 .PHONY: image image-push pause-image hello-images
 .PHONY: node-binaries node-test-deps
 
@@ -30,6 +30,16 @@ lint:
 ## crds: regenerate crds/ from the Rust types (never edit crds/ by hand).
 crds:
 	$(CARGO) run --quiet -p driftless -- crds --dir crds
+
+## docs: regenerate docs/cli.md from the CLI's clap definitions (a test fails when it is stale).
+docs:
+	$(CARGO) run --quiet -p driftless -- docs --out docs/cli.md
+
+## kubectl-plugin: build driftless and link it as target/debug/kubectl-driftless; with that
+## directory on PATH, `kubectl driftless get kustomizations` runs it as a kubectl plugin.
+kubectl-plugin:
+	$(CARGO) build -p driftless --bin driftless
+	ln -sf driftless target/debug/kubectl-driftless
 
 ## deps: Debian packages the tests need (git, lighttpd, docker-registry, ...).
 deps:

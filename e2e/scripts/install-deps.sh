@@ -7,7 +7,9 @@
 #   docker-registry  the OCI distribution registry ("registry" binary)
 #   openssl        CA, serving and client certificates; password hashes
 #   curl           readiness probes in cluster-up.sh
-#   gnupg, openssh-client  gpg and ssh-keygen: signed commits and tags for GitRepository spec.verify
+#   gnupg          gpg: signed commits and tags for GitRepository spec.verify
+#   openssh-server sshd for git over ssh:// (SshServer, started per test, unprivileged, key-only)
+#   openssh-client ssh (git's and gix's ssh transport), ssh-keyscan (`driftless create secret git`)
 #
 # NODE=1 adds what the local node needs (cluster-up.sh with NODE=1, node-lib.sh):
 #   containerd, runc                 the container runtime (CRI plugin) and OCI runtime
@@ -18,7 +20,7 @@
 #   gcc, libc6-dev                   the static pause binary (image/build-pause.sh)
 set -euo pipefail
 
-packages=(git lighttpd docker-registry openssl curl ca-certificates gnupg openssh-client)
+packages=(git lighttpd docker-registry openssl curl ca-certificates gnupg openssh-server openssh-client)
 if [[ "${NODE:-0}" == 1 ]]; then
   packages+=(containerd runc containernetworking-plugins iptables conntrack iproute2 jq gcc libc6-dev)
 fi
@@ -43,7 +45,7 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo_cmd=(sudo)
 fi
 
-# Keep the packages' own services (lighttpd on :80, the registry on :5000, containerd)
+# Keep the packages' own services (lighttpd on :80, the registry on :5000, sshd on :22, containerd)
 # from being started by their maintainer scripts: tests start their own instances.
 policy=/usr/sbin/policy-rc.d
 created_policy=0

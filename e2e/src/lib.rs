@@ -8,6 +8,8 @@
 //!   `/private/`), stopped on drop.
 //! - [`Registry`]: Debian's `docker-registry` with a throw-away storage
 //!   directory, and [`Registry::push_image`] to publish tiny images by tag.
+//! - [`SshServer`]: Debian's sshd on loopback serving a [`GitServer`]'s repositories over
+//!   `ssh://` (key-only, `git-shell` only, a host key per server), stopped on drop.
 //! - [`TestNamespace`]: a fresh namespace per test, deleted on drop.
 //! - [`mark_deployment_available`]: writes a Deployment's status the way a
 //!   controller manager would, since none runs here.
@@ -30,6 +32,7 @@ mod process;
 pub mod readme;
 mod registry;
 mod schema_sample;
+mod ssh_server;
 mod test_namespace;
 
 pub use control_plane::ControlPlane;
@@ -47,4 +50,5 @@ pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;
 pub use registry::Registry;
 pub use schema_sample::sample_from_schema;
+pub use ssh_server::{SshServer, generate_key};
 pub use test_namespace::TestNamespace;

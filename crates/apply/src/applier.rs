@@ -123,13 +123,13 @@ pub struct Applier {
 }
 
 /// An object to apply, after namespace defaulting and labelling.
-struct Desired {
-    object: ObjectRef,
-    manifest: Value,
-    policy: SsaPolicy,
-    stage: Stage,
+pub(crate) struct Desired {
+    pub(crate) object: ObjectRef,
+    pub(crate) manifest: Value,
+    pub(crate) policy: SsaPolicy,
+    pub(crate) stage: Stage,
     /// `None` while the kind is served only once a CRD of this set is applied.
-    resolved: Option<Resolved>,
+    pub(crate) resolved: Option<Resolved>,
 }
 
 /// What the dry-run decided for one object.
@@ -268,7 +268,7 @@ impl Applier {
 
     /// Parses, resolves, defaults the namespace of and labels every manifest. Unknown kinds
     /// are returned as failures, so that they are reported with the dry-run's.
-    async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         owner: &Owner,
         manifests: Vec<Value>,
@@ -542,7 +542,7 @@ impl Applier {
 
 /// Server-side apply parameters for a policy: field manager `driftless`, force ownership
 /// unless `Merge`.
-fn apply_params(policy: SsaPolicy) -> PatchParams {
+pub(crate) fn apply_params(policy: SsaPolicy) -> PatchParams {
     let params = PatchParams::apply(FIELD_MANAGER);
     if policy.force_ownership() {
         params.force()

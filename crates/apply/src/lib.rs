@@ -13,6 +13,10 @@
 //!    what needed them, then applies the rest with field manager `driftless`, reporting
 //!    created / configured / unchanged / skipped per object ([`ChangeSet`]).
 //!
+//! [`Applier::preview`] runs the same preparation and dry-run and returns, per object, the
+//! live object and what the server would make of it, without writing anything (`driftless
+//! diff`).
+//!
 //! After a fully successful apply the reconciler computes the new [`inventory`], the
 //! stale entries with [`diff`], deletes them with [`Applier::prune`], and waits for health
 //! with [`Applier::wait_healthy`] (kstatus rules, [`status_of`]). [`Owner::selector`] is
@@ -27,6 +31,7 @@ mod object;
 mod owner;
 mod policy;
 mod poll;
+mod preview;
 mod prune;
 mod resolve;
 mod stage;
@@ -41,6 +46,7 @@ pub use inventory::{diff, inventory};
 pub use object::{ObjectRef, split_api_version};
 pub use owner::Owner;
 pub use policy::SsaPolicy;
+pub use preview::Preview;
 pub use prune::{PruneAction, PruneEntry};
 pub use resolve::{Resolved, Resolver};
 pub use stage::{DefinedKind, Stage, defined_kinds};

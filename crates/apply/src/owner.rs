@@ -78,7 +78,7 @@ impl Owner {
     }
 
     /// Sets the two owner labels on a manifest, keeping its other labels.
-    pub(crate) fn label(&self, manifest: &mut Value) {
+    pub fn label(&self, manifest: &mut Value) {
         let Some(object) = manifest.as_object_mut() else {
             return;
         };

@@ -52,6 +52,14 @@ pub enum Error {
         /// What the registry answered.
         reason: String,
     },
+    /// The git remote refused the credentials (an ssh key it does not know).
+    #[error("{operation}: authentication failed: {message}")]
+    GitAuthentication {
+        /// What was being done, e.g. `git fetch from origin (branch main)`.
+        operation: String,
+        /// What ssh or git reported (never key material).
+        message: String,
+    },
     /// A registry request failed.
     #[error("registry request {url}: {reason}")]
     Registry {
@@ -141,9 +149,9 @@ impl Error {
             | Error::InvalidRegex { .. }
             | Error::InvalidSpec(_)
             | Error::InvalidImage { .. } => reason::INVALID_SPEC,
-            Error::Authentication { .. } | Error::Credentials { .. } => {
-                reason::AUTHENTICATION_FAILED
-            }
+            Error::Authentication { .. }
+            | Error::GitAuthentication { .. }
+            | Error::Credentials { .. } => reason::AUTHENTICATION_FAILED,
             Error::Registry { .. } => reason::REGISTRY_OPERATION_FAILED,
             Error::Git { .. } | Error::PushRejected { .. } => reason::GIT_OPERATION_FAILED,
             Error::UrlNotAllowed { .. } => driftless_runtime::url_policy::URL_NOT_ALLOWED,

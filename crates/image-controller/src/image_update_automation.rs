@@ -364,7 +364,8 @@ async fn policies(
     Ok((images, known))
 }
 
-/// Git credentials from the GitRepository's secret (`username`/`password` or `bearerToken`).
+/// Git credentials from the GitRepository's secret (`username`/`password`, `bearerToken`, or
+/// `identity` with `known_hosts` for ssh).
 async fn git_credentials(
     ctx: &Context,
     namespace: &str,
@@ -390,9 +391,14 @@ async fn git_credentials(
     let credentials = GitCredentials {
         basic: text("username").zip(text("password")),
         bearer_token: text("bearerToken"),
+        ssh_identity: data.get("identity").map(|v| v.0.clone()),
+        known_hosts: data.get("known_hosts").map(|v| v.0.clone()),
     };
     if credentials == GitCredentials::default() {
-        return Err(Error::Credentials { secret: secret_name, reason: "has neither username/password nor bearerToken (SSH keys are not supported for pushing yet)".into() });
+        return Err(Error::Credentials {
+            secret: secret_name,
+            reason: "has none of username/password, bearerToken, identity (ssh)".into(),
+        });
     }
     Ok(credentials)
 }

@@ -17,4 +17,11 @@ pub use clients::ClientCache;
 pub use context::{Context, TenancyOptions};
 pub use error::Error;
 pub use identity::{Identity, identity_of};
-pub use reconcile::run;
+pub use reconcile::{run, substitution_vars};
+
+/// Builds a Kustomization's manifests from a source tree exactly as the reconciler does:
+/// `spec.path` inside `root`, spec overlays, the native build and `commonMetadata`
+/// (`driftless build` and `driftless diff` use it on a local directory).
+pub use build::build as build_manifests;
+/// `postBuild` substitution as the reconciler applies it.
+pub use substitute::substitute_all;

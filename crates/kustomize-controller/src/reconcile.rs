@@ -425,7 +425,7 @@ async fn source_artifact(
 }
 
 /// Variables from `substituteFrom` (read as the tenant), overridden by inline `substitute`.
-async fn substitution_vars(
+pub async fn substitution_vars(
     client: &Client,
     namespace: &str,
     post_build: &driftless_api::kustomize::PostBuild,

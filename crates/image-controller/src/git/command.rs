@@ -12,13 +12,18 @@ use tokio::process::Command;
 
 use crate::Error;
 
-/// Credentials for HTTP(S) remotes.
+/// Credentials for remotes: basic auth or a bearer token for HTTP(S), a deploy key and the
+/// host's keys for ssh.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct GitCredentials {
     /// Basic auth user name and password.
     pub basic: Option<(String, String)>,
     /// Bearer token.
     pub bearer_token: Option<String>,
+    /// SSH private key (OpenSSH format): `identity` of the secret.
+    pub ssh_identity: Option<Vec<u8>>,
+    /// SSH known hosts: `known_hosts` of the secret.
+    pub known_hosts: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for GitCredentials {
@@ -31,6 +36,17 @@ impl std::fmt::Debug for GitCredentials {
             .field(
                 "bearer_token",
                 &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "ssh_identity",
+                &self.ssh_identity.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "known_hosts",
+                &self
+                    .known_hosts
+                    .as_ref()
+                    .map(|k| format!("{} bytes", k.len())),
             )
             .finish()
     }
@@ -64,6 +80,8 @@ pub struct Git {
     credentials: GitCredentials,
     timeout: Duration,
     transport: Transport,
+    ssh_command: String,
+    ssh_log: Option<std::path::PathBuf>,
 }
 
 impl Git {
@@ -74,7 +92,43 @@ impl Git {
             credentials,
             timeout,
             transport: Transport::default(),
+            ssh_command: ssh_command(None, None, None).unwrap_or_default(),
+            ssh_log: None,
         }
+    }
+
+    /// The same runner with the credentials' ssh identity and known_hosts written (mode
+    /// 0600) into `ssh_dir`, which must lie outside the working tree, and used for every ssh
+    /// remote; ssh's diagnostics go to a log there, read back into errors. Without
+    /// credentials, ssh offers no key and trusts no host.
+    pub async fn with_ssh_files(mut self, ssh_dir: &Path) -> Result<Self, Error> {
+        tokio::fs::create_dir_all(ssh_dir)
+            .await
+            .map_err(Error::io("creating", ssh_dir))?;
+        let identity = match self.credentials.ssh_identity.clone() {
+            Some(mut key) => {
+                if !key.ends_with(b"\n") {
+                    key.push(b'\n');
+                }
+                Some(write_private(&ssh_dir.join("identity"), &key).await?)
+            }
+            None => None,
+        };
+        let known_hosts = match self.credentials.known_hosts.clone() {
+            Some(hosts) => Some(write_private(&ssh_dir.join("known_hosts"), &hosts).await?),
+            None => None,
+        };
+        let log = ssh_dir.join(SSH_LOG);
+        self.ssh_command = ssh_command(identity.as_deref(), known_hosts.as_deref(), Some(&log))
+            .ok_or_else(|| Error::Git {
+                operation: "git ssh setup".to_owned(),
+                message: format!(
+                    "the storage path {} holds a quote character; ssh files cannot be passed safely",
+                    ssh_dir.display()
+                ),
+            })?;
+        self.ssh_log = Some(log);
+        Ok(self)
     }
 
     /// The same runner with `transport` restricting git's transports.
@@ -122,6 +176,7 @@ impl Git {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_ASKPASS", "/bin/false")
             .env("LC_ALL", "C")
+            .env("GIT_SSH_COMMAND", &self.ssh_command)
             .stdin(if input.is_some() {
                 Stdio::piped()
             } else {
@@ -152,6 +207,10 @@ impl Git {
             operation: operation(args),
             message: e.to_string(),
         };
+        if let Some(log) = &self.ssh_log {
+            // One invocation's diagnostics at a time (a missing log is fine).
+            let _ = tokio::fs::remove_file(log).await;
+        }
         let mut child = command.spawn().map_err(spawn_error)?;
         if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
             stdin
@@ -175,9 +234,25 @@ impl Git {
 
     /// The error for a failed invocation.
     pub fn failure(&self, args: &[&str], out: &GitOutput) -> Error {
+        let mut message = error_line(&out.stderr);
+        let ssh = self
+            .ssh_log
+            .as_ref()
+            .and_then(|log| std::fs::read(log).ok())
+            .map(|log| ssh_log_summary(&String::from_utf8_lossy(&log)))
+            .unwrap_or_default();
+        if !ssh.is_empty() {
+            message = format!("ssh: {ssh}; {message}");
+        }
+        if ssh.contains("Permission denied") {
+            return Error::GitAuthentication {
+                operation: operation(args),
+                message,
+            };
+        }
         Error::Git {
             operation: operation(args),
-            message: error_line(&out.stderr),
+            message,
         }
     }
 
@@ -190,6 +265,94 @@ impl Git {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         ))
+    }
+}
+
+/// Writes `bytes` to `path`, readable by the owner only.
+async fn write_private(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, Error> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true).mode(0o600);
+    let mut file = options
+        .open(path)
+        .await
+        .map_err(Error::io("writing", path))?;
+    file.write_all(bytes)
+        .await
+        .map_err(Error::io("writing", path))?;
+    Ok(path.to_path_buf())
+}
+
+/// The `ssh` command git runs: batch mode (never a prompt), no configuration files, only
+/// `identity` offered, host keys checked strictly against `known_hosts` only (`/dev/null`,
+/// which knows no host, when absent): never `accept-new`; diagnostics appended to `log`
+/// (read back by [`ssh_log_summary`]). `None` when a path holds a quote. The source
+/// controller builds the same command for fetching (crates/source).
+pub fn ssh_command(
+    identity: Option<&Path>,
+    known_hosts: Option<&Path>,
+    log: Option<&Path>,
+) -> Option<String> {
+    let quoted = |p: &Path| {
+        let text = p.display().to_string();
+        (!text.contains(['\'', '"', '\\'])).then(|| format!("'{text}'"))
+    };
+    let mut command = String::from(
+        "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes \
+         -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o IdentitiesOnly=yes",
+    );
+    match identity {
+        Some(path) => command.push_str(&format!(" -i {}", quoted(path)?)),
+        None => command.push_str(" -o IdentityFile=none"),
+    }
+    let known = match known_hosts {
+        Some(path) => quoted(path)?,
+        None => "/dev/null".to_owned(),
+    };
+    command.push_str(&format!(" -o UserKnownHostsFile={known}"));
+    if let Some(log) = log {
+        command.push_str(&format!(" -E {}", quoted(log)?));
+    }
+    Some(command)
+}
+
+/// Name of ssh's log beside a working clone.
+const SSH_LOG: &str = "ssh.log";
+
+/// The lines of an ssh log that say why a connection failed (a refused key, a changed or
+/// unknown host key, an unreachable host), joined, at most 500 characters; a changed or
+/// unknown host key gets a sentence saying what to do.
+pub fn ssh_log_summary(log: &str) -> String {
+    const KEEP: [&str; 9] = [
+        "REMOTE HOST IDENTIFICATION HAS CHANGED",
+        "has changed and you have requested strict checking",
+        "host key is known for",
+        "Host key verification failed",
+        "Permission denied",
+        "Connection refused",
+        "Connection timed out",
+        "Could not resolve",
+        "Connection closed",
+    ];
+    let tail = log
+        .get(log.len().saturating_sub(16 * 1024)..)
+        .unwrap_or(log);
+    let mut summary = tail
+        .lines()
+        .filter(|line| KEEP.iter().any(|k| line.contains(k)))
+        .map(|line| line.trim_matches(|c: char| c == '@' || c.is_whitespace()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if summary.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        summary = format!(
+            "the host's key does not match the secret's known_hosts (refused: the host key \
+             changed, or someone is in the middle): {summary}"
+        );
+    } else if summary.contains("host key is known for") {
+        summary = format!("the host's key is not in the secret's known_hosts: {summary}");
+    }
+    match summary.char_indices().nth(500) {
+        Some((end, _)) => format!("{}…", &summary[..end]),
+        None => summary,
     }
 }
 
@@ -279,6 +442,36 @@ mod tests {
             ]),
             "git commit"
         );
+    }
+
+    #[test]
+    fn ssh_command_is_strict_and_refuses_quotes() {
+        let none = ssh_command(None, None, None).unwrap();
+        assert!(none.contains("StrictHostKeyChecking=yes"), "{none}");
+        assert!(none.contains("UserKnownHostsFile=/dev/null"), "{none}");
+        assert!(none.contains("IdentityFile=none"), "{none}");
+        assert!(!none.contains("accept-new"), "{none}");
+        let both = ssh_command(
+            Some(Path::new("/s/a.ssh/identity")),
+            Some(Path::new("/s/a.ssh/known_hosts")),
+            Some(Path::new("/s/a.ssh/ssh.log")),
+        )
+        .unwrap();
+        assert!(both.contains("-E '/s/a.ssh/ssh.log'"), "{both}");
+        assert!(both.contains("-i '/s/a.ssh/identity'"), "{both}");
+        assert!(
+            both.contains("UserKnownHostsFile='/s/a.ssh/known_hosts'"),
+            "{both}"
+        );
+        assert!(ssh_command(Some(Path::new("/s/it's/identity")), None, None).is_none());
+        let changed = "@@@\n@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @\n\
+                       Offending ED25519 key in /s/known_hosts:1\nHost key verification failed.\n";
+        let summary = ssh_log_summary(changed);
+        assert!(
+            summary.starts_with("the host's key does not match"),
+            "{summary}"
+        );
+        assert!(!summary.contains("Offending"), "{summary}");
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub fn clone_dir(storage: &Path, url: &str, branch: &str) -> PathBuf {
     storage.join("image-automation").join(&key[..24])
 }
 
+/// Where the ssh identity and known_hosts of the clone at `dir` are written: beside it,
+/// never inside the working tree (where `git add --all` would commit them).
+fn ssh_dir(dir: &Path) -> PathBuf {
+    dir.with_extension("ssh")
+}
+
 impl WorkingClone {
     /// Opens (creating on first use) the clone at `dir` with `url` as `origin`.
     pub async fn open(
@@ -79,7 +85,10 @@ impl WorkingClone {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(Error::io("creating", dir))?;
-        let git = Git::new(dir, credentials, timeout).with_transport(transport);
+        let git = Git::new(dir, credentials, timeout)
+            .with_transport(transport)
+            .with_ssh_files(&ssh_dir(dir))
+            .await?;
         if !tokio::fs::try_exists(dir.join(".git"))
             .await
             .unwrap_or(false)

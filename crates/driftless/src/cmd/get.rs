@@ -1,0 +1,298 @@
+//! `driftless get`: the Driftless objects at a glance (name, revision, suspended, ready,
+//! message, age), once or as they change (`--watch`).
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DynamicObject, ListParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::Value;
+
+use crate::cmd::kinds::{Kind, is_suspended, ready_condition};
+use crate::cmd::kube_args::{Cluster, ListArgs, OutputArgs, OutputFormat};
+use crate::cmd::output::{Table, age, one_line, print_objects};
+
+/// Arguments of `driftless get`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+    #[command(flatten)]
+    list: ListArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// After listing, keep printing objects as they change (one kind only).
+    #[arg(long, short = 'w', global = true)]
+    watch: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum What {
+    /// Sources: `get sources git` (GitRepositories) or `get sources all`.
+    #[command(subcommand, alias = "source")]
+    Sources(SourceWhat),
+    /// Kustomizations.
+    #[command(alias = "kustomization", alias = "ks")]
+    Kustomizations,
+    /// Image automation: ImageRepositories, ImagePolicies and ImageUpdateAutomations.
+    #[command(subcommand, alias = "image")]
+    Images(ImageWhat),
+    /// Notification Alerts.
+    #[command(alias = "alert")]
+    Alerts,
+    /// Notification Providers.
+    #[command(alias = "provider")]
+    Providers,
+    /// Webhook Receivers.
+    #[command(alias = "receiver")]
+    Receivers,
+    /// Every Driftless kind.
+    All,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum SourceWhat {
+    /// GitRepositories.
+    Git,
+    /// Every source kind.
+    All,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ImageWhat {
+    /// ImageRepositories.
+    #[command(alias = "repositories")]
+    Repository,
+    /// ImagePolicies.
+    #[command(alias = "policies")]
+    Policy,
+    /// ImageUpdateAutomations.
+    #[command(alias = "updates")]
+    Update,
+    /// The three image kinds.
+    All,
+}
+
+impl What {
+    fn kinds(&self) -> Vec<Kind> {
+        match self {
+            What::Sources(_) => vec![Kind::GitRepository],
+            What::Kustomizations => vec![Kind::Kustomization],
+            What::Images(ImageWhat::Repository) => vec![Kind::ImageRepository],
+            What::Images(ImageWhat::Policy) => vec![Kind::ImagePolicy],
+            What::Images(ImageWhat::Update) => vec![Kind::ImageUpdateAutomation],
+            What::Images(ImageWhat::All) => vec![
+                Kind::ImageRepository,
+                Kind::ImagePolicy,
+                Kind::ImageUpdateAutomation,
+            ],
+            What::Alerts => vec![Kind::Alert],
+            What::Providers => vec![Kind::Provider],
+            What::Receivers => vec![Kind::Receiver],
+            What::All => Kind::ALL.to_vec(),
+        }
+    }
+}
+
+/// Runs the subcommand.
+pub async fn run(args: &Args) -> anyhow::Result<()> {
+    let cluster = args.list.kube.connect().await?;
+    let scope = args.list.scope(&cluster);
+    let kinds = args.what.kinds();
+    if args.watch && kinds.len() != 1 {
+        anyhow::bail!("--watch follows one kind: name it (e.g. `get kustomizations --watch`)");
+    }
+    let all_ns = scope.is_none();
+    let mut listed = Vec::new();
+    for kind in &kinds {
+        let objects = list(&cluster, *kind, scope.as_deref()).await?;
+        listed.push((*kind, objects));
+    }
+    match args.output.output {
+        OutputFormat::Table => {
+            let mut printed = 0;
+            for (kind, objects) in &listed {
+                if objects.is_empty() && kinds.len() > 1 {
+                    continue;
+                }
+                if printed > 0 {
+                    println!();
+                }
+                printed += 1;
+                let mut table = table_for(all_ns, kinds.len() > 1);
+                for object in objects {
+                    table.push(row(*kind, object, all_ns, kinds.len() > 1));
+                }
+                if table.is_empty() {
+                    eprintln!("{}", nothing_found(*kind, scope.as_deref()));
+                } else {
+                    print!("{}", table.render());
+                }
+            }
+            if printed == 0 {
+                eprintln!(
+                    "no Driftless objects found{}",
+                    scope
+                        .as_deref()
+                        .map_or(String::new(), |ns| format!(" in namespace '{ns}'"))
+                );
+            }
+        }
+        format => {
+            let objects: Vec<Value> = listed.into_iter().flat_map(|(_, o)| o).collect();
+            print_objects(format, &objects, true)?;
+        }
+    }
+    if args.watch {
+        watch(
+            &cluster,
+            kinds[0],
+            scope.as_deref(),
+            args.output.output,
+            all_ns,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn nothing_found(kind: Kind, scope: Option<&str>) -> String {
+    match scope {
+        Some(ns) => format!("no {} found in namespace '{ns}'", kind.resource().plural),
+        None => format!("no {} found in any namespace", kind.resource().plural),
+    }
+}
+
+/// Lists one kind as JSON objects, sorted by namespace and name.
+pub async fn list(
+    cluster: &Cluster,
+    kind: Kind,
+    scope: Option<&str>,
+) -> anyhow::Result<Vec<Value>> {
+    let api = kind.api(&cluster.client, scope);
+    let list = api.list(&ListParams::default()).await.map_err(|err| {
+        crate::cmd::kinds::describe_kube_error(err, kind, scope.unwrap_or("*"), "*")
+    })?;
+    let mut objects: Vec<Value> = list
+        .items
+        .into_iter()
+        .map(|o| with_type(kind, o))
+        .collect::<anyhow::Result<_>>()?;
+    objects.sort_by_key(|o| {
+        (
+            o.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            o.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )
+    });
+    Ok(objects)
+}
+
+/// A listed object as JSON, with the apiVersion and kind a list's items lack.
+pub fn with_type(kind: Kind, object: DynamicObject) -> anyhow::Result<Value> {
+    let mut value = serde_json::to_value(object)?;
+    let resource = kind.resource();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(resource.api_version));
+        map.insert("kind".into(), Value::String(resource.kind));
+    }
+    Ok(value)
+}
+
+fn table_for(all_ns: bool, with_kind: bool) -> Table {
+    let mut header = Vec::new();
+    if all_ns {
+        header.push("NAMESPACE");
+    }
+    header.extend(["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE", "AGE"]);
+    let _ = with_kind;
+    Table::new(&header)
+}
+
+fn row(kind: Kind, object: &Value, all_ns: bool, with_kind: bool) -> Vec<String> {
+    let s = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut row = Vec::new();
+    if all_ns {
+        row.push(s("/metadata/namespace"));
+    }
+    let name = s("/metadata/name");
+    row.push(if with_kind {
+        format!("{}/{name}", kind.resource().kind.to_ascii_lowercase())
+    } else {
+        name
+    });
+    row.push(one_line(&kind.revision(object), 60));
+    row.push(if kind.can_suspend() {
+        is_suspended(object).to_string()
+    } else {
+        String::from("-")
+    });
+    let (ready, _, message) = ready_condition(object).unwrap_or_else(|| {
+        (
+            String::from("Unknown"),
+            String::new(),
+            String::from("not reconciled yet"),
+        )
+    });
+    row.push(ready);
+    row.push(one_line(&message, 100));
+    row.push(age(
+        s("/metadata/creationTimestamp").as_str().into(),
+        Timestamp::now(),
+    ));
+    row
+}
+
+async fn watch(
+    cluster: &Cluster,
+    kind: Kind,
+    scope: Option<&str>,
+    format: OutputFormat,
+    all_ns: bool,
+) -> anyhow::Result<()> {
+    let api = kind.api(&cluster.client, scope);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    // The watcher starts by listing what is there (printed above already): skip that.
+    let mut initialised = false;
+    while let Some(event) = stream.try_next().await? {
+        let (object, deleted) = match event {
+            watcher::Event::InitDone => {
+                initialised = true;
+                continue;
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => continue,
+            _ if !initialised => continue,
+            watcher::Event::Apply(object) => (object, false),
+            watcher::Event::Delete(object) => (object, true),
+        };
+        let value = with_type(kind, object)?;
+        match format {
+            OutputFormat::Table => {
+                let mut table = table_for(all_ns, false);
+                let mut cells = row(kind, &value, all_ns, false);
+                if deleted && let Some(message) = cells.get_mut(if all_ns { 5 } else { 4 }) {
+                    *message = String::from("(deleted)");
+                }
+                table.push(cells);
+                // Only the row: the header was printed with the listing.
+                if let Some(line) = table.render().lines().nth(1) {
+                    println!("{line}");
+                }
+            }
+            other => print_objects(other, &[value], false)?,
+        }
+    }
+    Ok(())
+}
