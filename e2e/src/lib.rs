@@ -30,6 +30,7 @@ mod process;
 pub mod readme;
 mod registry;
 mod schema_sample;
+mod sops;
 mod test_namespace;
 
 pub use control_plane::ControlPlane;
@@ -47,4 +48,5 @@ pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;
 pub use registry::Registry;
 pub use schema_sample::sample_from_schema;
+pub use sops::{AgeKey, SopsTools};
 pub use test_namespace::TestNamespace;

@@ -174,7 +174,7 @@ fn load_pairs(
         envs.push(args.env.clone());
     }
     for env in &envs {
-        let (_, bytes) = loader.read_file(env, kfile)?;
+        let (_, bytes) = loader.read_file_for(env, kfile, crate::input_filter::FileUse::EnvFile)?;
         out.extend(
             parse_env_file(&bytes)
                 .map_err(|m| Error::invalid(kfile, format!("env file '{env}': {m}")))?,
@@ -186,7 +186,11 @@ fn load_pairs(
     }
     for source in &args.files {
         let (key, path) = parse_file_source(source).map_err(|m| Error::invalid(kfile, m))?;
-        let (_, bytes) = loader.read_file(&path, kfile)?;
+        let (_, bytes) = loader.read_file_for(
+            &path,
+            kfile,
+            crate::input_filter::FileUse::File { key: &key },
+        )?;
         out.push((key, RawValue(bytes)));
     }
     Ok(out)

@@ -194,7 +194,9 @@ impl Builder {
                 )
             });
         }
-        let (real, text) = t.loader.read_text(entry, &t.file)?;
+        let (real, text) =
+            t.loader
+                .read_text_for(entry, &t.file, crate::input_filter::FileUse::Resource)?;
         let objects = crate::yaml_io::parse_objects(&text, &real, &t.loader.limits)?;
         check_count(t, ra.items.len().saturating_add(objects.len()))?;
         let resources = objects.into_iter().map(Resource::new).collect();
@@ -325,7 +327,11 @@ fn apply_patches_strategic_merge(t: &Target<'_>, ra: &mut ResMap) -> Result<()> 
         let field = format!("patchesStrategicMerge[{i}]");
         let candidate = t.loader.join(entry.trim());
         let (source, text) = if !entry.contains('\n') && candidate.exists() {
-            let (real, text) = t.loader.read_text(entry.trim(), &t.file)?;
+            let (real, text) = t.loader.read_text_for(
+                entry.trim(),
+                &t.file,
+                crate::input_filter::FileUse::Patch,
+            )?;
             (real.display().to_string(), text)
         } else {
             match patch::parse_smp(entry, &t.loader.limits) {
@@ -360,7 +366,9 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
             format!("{field}: patch and path can't be set at the same time"),
         )),
         (false, true) => {
-            let (real, text) = t.loader.read_text(&p.path, &t.file)?;
+            let (real, text) =
+                t.loader
+                    .read_text_for(&p.path, &t.file, crate::input_filter::FileUse::Patch)?;
             Ok((format!("[path: {:?}]", real.display().to_string()), text))
         }
         (true, false) => Ok((format!("[patch: {:?}]", p.patch.trim()), p.patch.clone())),
