@@ -9,7 +9,7 @@ use common::*;
 use driftless_api::{GitRepository, Kustomization};
 use driftless_e2e::{ControlPlane, Driftless, GitServer, TestNamespace, poll_until};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client};
 
@@ -90,9 +90,12 @@ async fn applies_prunes_and_corrects_drift_in_a_remote_cluster_and_survives_it_g
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: deployer}\n",
     )
     .await;
+    // A Role of its own: the plane has no controller manager to aggregate `admin`.
+    let roles: Api<Role> = Api::namespaced(remote_client.clone(), &name);
+    apply_yaml(&roles, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: deployer}\nrules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n").await;
     let bindings: Api<RoleBinding> = Api::namespaced(remote_client.clone(), &name);
     apply_yaml(&bindings, &format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: deployer-admin}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}}\nsubjects: [{{kind: ServiceAccount, name: deployer, namespace: {name}}}]\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: deployer}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}}\nsubjects: [{{kind: ServiceAccount, name: deployer, namespace: {name}}}]\n"
     )).await;
 
     let server = GitServer::start().unwrap();
