@@ -6,7 +6,7 @@ export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
 NODE ?= 0
 export NODE
 
-.PHONY: build run test unit e2e lint fmt crds docs kubectl-plugin bench cluster-up cluster-down controlplane deps
+.PHONY: build run test unit e2e lint fmt crds docs kubectl-plugin bench cluster-up cluster-down controlplane deps tools
 .PHONY: image image-push pause-image hello-images
 .PHONY: node-binaries node-test-deps
 
@@ -49,6 +49,11 @@ deps:
 controlplane:
 	e2e/scripts/build-controlplane.sh
 
+## tools: build sops and age-keygen (test fixtures: SOPS-encrypted files) from the Go module proxy
+## into e2e/bin (cached).
+tools:
+	e2e/scripts/build-tools.sh
+
 ## node-binaries: kubelet, kube-proxy, kube-scheduler, kube-controller-manager, kubectl into e2e/bin (cached).
 node-binaries:
 	NODE_ONLY=1 e2e/scripts/build-controlplane.sh
@@ -69,12 +74,12 @@ unit:
 	$(CARGO) test --workspace --exclude driftless-e2e
 
 ## e2e: end-to-end tests against the real control plane, git server and registry.
-e2e: deps controlplane
+e2e: deps controlplane tools
 	$(CARGO) test -p driftless-e2e
 
 ## test: everything CI runs: lint, then unit, golden, integration and end-to-end tests in one
 ## cargo invocation (one feature resolution, one build).
-test: lint deps controlplane node-test-deps
+test: lint deps controlplane tools node-test-deps
 	$(CARGO) test --workspace
 
 ## node-test-deps: what the node tests (e2e/tests/node_*.rs) need: Debian's containerd, runc, CNI

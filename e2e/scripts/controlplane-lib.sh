@@ -11,6 +11,20 @@ kubeconfig="$dev_dir/kubeconfig"
 lock_file="$dev_dir/controlplane.lock"
 apiserver_host=127.0.0.1
 
+# DRIFTLESS_PLANE=NAME: another node-less plane beside the default one (state in
+# .dev/plane-NAME, kubeconfig .dev/plane-NAME-kubeconfig), e.g. the "remote" cluster of
+# the spec.kubeConfig tests. NAME is lowercase letters, digits and '-'.
+if [[ -n "${DRIFTLESS_PLANE:-}" && "${NODE:-0}" != 1 ]]; then
+  if [[ ! "$DRIFTLESS_PLANE" =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]]; then
+    echo "$(basename "$0"): DRIFTLESS_PLANE='$DRIFTLESS_PLANE' is not a plane name ([a-z0-9-], at most 31)" >&2
+    exit 1
+  fi
+  state_dir="$dev_dir/plane-$DRIFTLESS_PLANE"
+  state_file="$state_dir/state.env"
+  kubeconfig="$dev_dir/plane-$DRIFTLESS_PLANE-kubeconfig"
+  lock_file="$dev_dir/plane-$DRIFTLESS_PLANE.lock"
+fi
+
 # NODE=1: a separate cluster with a node (node-lib.sh), so that the tests written for
 # the node-less plane never meet a controller manager or a kubelet.
 if [[ "${NODE:-0}" == 1 ]]; then

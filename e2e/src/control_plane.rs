@@ -12,6 +12,7 @@ use crate::paths::e2e_dir;
 use crate::process::run_to_completion;
 
 static SHARED: OnceCell<ControlPlane> = OnceCell::const_new();
+static REMOTE: OnceCell<ControlPlane> = OnceCell::const_new();
 
 /// A running kube-apiserver + etcd on loopback, started (or reused) by
 /// `e2e/scripts/cluster-up.sh` and addressed through `.dev/kubeconfig`.
@@ -33,16 +34,44 @@ impl ControlPlane {
         SHARED.get_or_try_init(Self::start).await
     }
 
+    /// A second plane beside the shared one, for tests of `spec.kubeConfig` (a remote
+    /// cluster): `cluster-up.sh` with `DRIFTLESS_PLANE=remote`, state under
+    /// `.dev/plane-remote`, reused like the shared one and stopped with it by
+    /// `cluster-down.sh`.
+    pub async fn remote() -> Result<&'static ControlPlane> {
+        REMOTE
+            .get_or_try_init(|| Self::start_named(Some("remote")))
+            .await
+    }
+
+    /// The admin kubeconfig's text (certificates embedded: usable from a Secret).
+    pub fn kubeconfig_text(&self) -> Result<String> {
+        std::fs::read_to_string(&self.kubeconfig_path).map_err(|source| Error::Io {
+            action: "read",
+            path: self.kubeconfig_path.clone(),
+            source,
+        })
+    }
+
     async fn start() -> Result<ControlPlane> {
+        Self::start_named(None).await
+    }
+
+    async fn start_named(name: Option<&'static str>) -> Result<ControlPlane> {
         let script = e2e_dir().join("scripts/cluster-up.sh");
-        let printed =
-            tokio::task::spawn_blocking(move || run_to_completion(&mut Command::new(&script)))
-                .await
-                .map_err(|join| Error::Command {
-                    command: String::from("cluster-up.sh"),
-                    status: String::from("panicked"),
-                    output: join.to_string(),
-                })??;
+        let printed = tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(&script);
+            if let Some(name) = name {
+                command.env("DRIFTLESS_PLANE", name);
+            }
+            run_to_completion(&mut command)
+        })
+        .await
+        .map_err(|join| Error::Command {
+            command: String::from("cluster-up.sh"),
+            status: String::from("panicked"),
+            output: join.to_string(),
+        })??;
         let kubeconfig_path = PathBuf::from(printed.trim());
         let config = load_config(&kubeconfig_path).await?;
         Ok(ControlPlane {

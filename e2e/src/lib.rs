@@ -32,6 +32,7 @@ mod process;
 pub mod readme;
 mod registry;
 mod schema_sample;
+mod sops;
 mod ssh_server;
 mod test_namespace;
 
@@ -50,5 +51,6 @@ pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;
 pub use registry::Registry;
 pub use schema_sample::sample_from_schema;
+pub use sops::{AgeKey, SopsTools};
 pub use ssh_server::{SshServer, generate_key};
 pub use test_namespace::TestNamespace;

@@ -9,7 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::meta::{
-    CrossNamespaceSourceReference, NamespacedObjectKindReference, ReconcileRequestStatus,
+    CrossNamespaceSourceReference, LocalObjectReference, NamespacedObjectKindReference,
+    ReconcileRequestStatus,
 };
 
 /// API group of the Kustomization kind.
@@ -58,6 +59,22 @@ pub struct KustomizationSpec {
     /// Kustomizations that must be Ready before this one is reconciled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<DependencyReference>,
+
+    /// Decrypt SOPS-encrypted resources and generator inputs before applying them. Only the
+    /// `sops` provider with age keys is supported; the plaintext stays in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Decryption>,
+
+    /// CEL health checks for custom resources kstatus cannot judge, per apiVersion (group)
+    /// and kind. Used when `wait` or `healthChecks` is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_check_exprs: Vec<CustomHealthCheck>,
+
+    /// Apply, prune, health-check and correct drift in another cluster, with the kubeconfig
+    /// of a Secret in this namespace. With `serviceAccountName`, that account (in this
+    /// namespace of the remote cluster) is impersonated there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_config: Option<KubeConfigReference>,
 
     /// How often to reconcile (re-apply and correct drift), e.g. `10m`.
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
@@ -137,6 +154,72 @@ pub struct KustomizationSpec {
     /// Paths, relative to `path`, of kustomize Components to add to the build.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+}
+
+/// Decryption of SOPS-encrypted manifests.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Decryption {
+    /// The decryption engine: `sops`.
+    pub provider: DecryptionProvider,
+    /// Secret (in this namespace) whose `.agekey` entries hold the age identities to decrypt
+    /// with. PGP (`.asc`) and cloud KMS entries are refused, naming the key type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectReference>,
+}
+
+/// Decryption engines.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DecryptionProvider {
+    /// Mozilla SOPS (age keys).
+    #[serde(rename = "sops")]
+    Sops,
+}
+
+/// CEL expressions judging the health of one kind of custom resource. Each sees the object's
+/// top-level fields (`metadata`, `spec`, `status`, …) as variables. Evaluated in the order
+/// `inProgress`, `failed`, `current`; the first true one decides.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomHealthCheck {
+    /// API version of the custom resource; only its group is matched.
+    #[schemars(length(min = 1))]
+    pub api_version: String,
+    /// Kind of the custom resource; when empty, every kind of the group. An entry with a kind
+    /// takes precedence over a group-only entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// CEL expression true when the resource is healthy (Current).
+    #[schemars(length(min = 1, max = 4096))]
+    pub current: String,
+    /// CEL expression true while the resource is still being reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub in_progress: Option<String>,
+    /// CEL expression true when the resource failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub failed: Option<String>,
+}
+
+/// Where the kubeconfig of a remote cluster is.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeConfigReference {
+    /// Secret (in this namespace) holding a self-contained kubeconfig: client certificates
+    /// or a token, no exec or auth-provider plugins, no file paths.
+    pub secret_ref: SecretKeyReference,
+}
+
+/// A key of a Secret in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct SecretKeyReference {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Data key of the kubeconfig; when empty, `value`, else `value.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// Labels and annotations added to every applied object.

@@ -120,6 +120,8 @@ impl ChangeSet {
 pub struct Applier {
     pub(crate) client: Client,
     pub(crate) resolver: Resolver,
+    /// Health rules that take precedence over kstatus (CEL `healthCheckExprs`).
+    pub(crate) custom_health: Option<std::sync::Arc<dyn crate::health::CustomHealth>>,
 }
 
 /// An object to apply, after namespace defaulting and labelling.
@@ -148,7 +150,20 @@ enum Plan {
 impl Applier {
     /// An engine using `client` for every request and `resolver` for kind lookups.
     pub fn new(client: Client, resolver: Resolver) -> Self {
-        Self { client, resolver }
+        Self {
+            client,
+            resolver,
+            custom_health: None,
+        }
+    }
+
+    /// Judges health with `custom` first, kstatus for what it does not judge.
+    pub fn with_custom_health(
+        mut self,
+        custom: Option<std::sync::Arc<dyn crate::health::CustomHealth>>,
+    ) -> Self {
+        self.custom_health = custom;
+        self
     }
 
     /// The client requests are made with.

@@ -61,6 +61,13 @@ impl Health {
     }
 }
 
+/// Health rules for kinds kstatus cannot judge (e.g. CEL expressions per group and kind).
+pub trait CustomHealth: Send + Sync {
+    /// The object's health, or `None` when these rules do not cover its kind (kstatus
+    /// decides then).
+    fn judge(&self, object: &Value) -> Option<Health>;
+}
+
 /// The kstatus status of an object.
 pub fn status_of(object: &Value) -> HealthStatus {
     health_of(object).status

@@ -41,7 +41,7 @@ mod wait;
 pub use applier::{Action, Applier, ApplyOptions, Change, ChangeSet};
 pub use drift::has_drifted;
 pub use error::{ApplyError, Failures, ObjectFailure, server_reason};
-pub use health::{Health, HealthStatus, health_of, status_of};
+pub use health::{CustomHealth, Health, HealthStatus, health_of, status_of};
 pub use inventory::{diff, inventory};
 pub use object::{ObjectRef, split_api_version};
 pub use owner::Owner;

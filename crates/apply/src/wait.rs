@@ -96,7 +96,13 @@ impl Applier {
             .get_opt(&object.name)
             .await
         {
-            Ok(Some(live)) => health_of(&to_json(&live)),
+            Ok(Some(live)) => {
+                let json = to_json(&live);
+                self.custom_health
+                    .as_ref()
+                    .and_then(|custom| custom.judge(&json))
+                    .unwrap_or_else(|| health_of(&json))
+            }
             Ok(None) => not_found("the object does not exist".into()),
             Err(error) => unknown(format!("get failed: {}", server_reason(&error))),
         }

@@ -63,7 +63,18 @@ fn overlays(spec: &KustomizationSpec) -> bool {
 
 /// Builds `spec.path` of the artifact at `root` with the spec's overlays and commonMetadata,
 /// refusing input past `limits` (the error names the file and the limit).
+#[cfg(test)]
 pub fn build(root: &Path, spec: &KustomizationSpec, limits: &Limits) -> Result<Vec<Value>, Error> {
+    build_filtered(root, spec, limits, None)
+}
+
+/// [`build`] with an input filter (SOPS decryption) on the files the build reads.
+pub fn build_filtered(
+    root: &Path,
+    spec: &KustomizationSpec,
+    limits: &Limits,
+    input_filter: Option<std::sync::Arc<dyn driftless_kustomize::InputFilter>>,
+) -> Result<Vec<Value>, Error> {
     let dir = resolve_path(root, spec.path.as_deref())?;
     // As Flux: files may come from anywhere inside the artifact, never from outside it.
     let opts = BuildOptions {
@@ -71,6 +82,7 @@ pub fn build(root: &Path, spec: &KustomizationSpec, limits: &Limits) -> Result<V
         load_restrictions: LoadRestrictions::None,
         generate_missing: true,
         limits: *limits,
+        input_filter,
     };
     let relative = dir
         .strip_prefix(root.canonicalize().unwrap_or_default())

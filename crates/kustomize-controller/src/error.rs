@@ -38,6 +38,15 @@ pub enum Error {
     /// A `substituteFrom` object is missing or unreadable.
     #[error("{0}")]
     SubstituteFrom(String),
+    /// SOPS decryption failed (keys, a file's recipients or MAC, an unsupported key type).
+    #[error("decryption failed: {0}")]
+    Decryption(String),
+    /// `spec.kubeConfig` is unusable: Secret or key missing, invalid or refused kubeconfig.
+    #[error("{0}")]
+    KubeConfig(String),
+    /// The remote cluster of `spec.kubeConfig` does not answer.
+    #[error("{0}")]
+    RemoteUnreachable(String),
     /// Dry-run, apply, prune or health checks failed.
     #[error(transparent)]
     Apply(#[from] driftless_apply::ApplyError),
@@ -58,11 +67,13 @@ impl Error {
                 reason::RECONCILIATION_FAILED
             }
             Error::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
+            Error::KubeConfig(_) | Error::RemoteUnreachable(_) => reason::RECONCILIATION_FAILED,
             Error::AccessDenied(_) => reason::ACCESS_DENIED,
             Error::InvalidSpec(_) | Error::MissingPath(_) => reason::ARTIFACT_FAILED,
-            Error::Build(_) | Error::Substitution { .. } | Error::SubstituteFrom(_) => {
-                reason::BUILD_FAILED
-            }
+            Error::Build(_)
+            | Error::Substitution { .. }
+            | Error::SubstituteFrom(_)
+            | Error::Decryption(_) => reason::BUILD_FAILED,
             Error::Apply(e) => match e {
                 driftless_apply::ApplyError::Unhealthy { .. } => reason::HEALTH_CHECK_FAILED,
                 driftless_apply::ApplyError::PruneFailed { .. } => reason::PRUNE_FAILED,

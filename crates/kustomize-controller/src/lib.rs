@@ -5,11 +5,14 @@
 mod build;
 mod clients;
 mod context;
+mod decryption;
 mod deletion;
 mod drift;
 mod error;
+mod health_exprs;
 mod identity;
 mod reconcile;
+mod remote;
 mod status;
 mod substitute;
 

@@ -29,8 +29,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio_stream_compat::UnboundedReceiverStream;
 
 use crate::drift::DriftWatch;
+use crate::health_exprs::HealthExprs;
 use crate::identity::identity_of;
-use crate::{Context, Error, build, deletion, status, substitute};
+use crate::{Context, Error, build, decryption, deletion, remote, status, substitute};
 
 const KIND: &str = "Kustomization";
 /// How soon to look again while a dependency or the source is not ready.
@@ -203,22 +204,36 @@ async fn sync(
     // Refused before anything else: no source is read for a Kustomization that may not apply.
     let uid = ks.uid().unwrap_or_default();
     let identity = identity_of(ks, &ctx.tenancy).inspect_err(|_| ctx.clients.release(&uid))?;
+    // Refused before anything is read or applied: an expression that does not compile.
+    let health_exprs = HealthExprs::compile(&ks.spec.health_check_exprs)?;
     check_dependencies(ks, ctx).await?;
     let (root, rev) = source_artifact(ks, ctx).await?;
     *revision = Some(rev);
+    // Before building: an unreachable or refused remote fails here, naming it.
+    let remote = remote::remote_client(ks, ctx.clients.controller(), &identity).await?;
 
     let spec = ks.spec.clone();
     let build_root = root.clone();
     let lim = ctx.build_limits;
+    let sops = decryption::keyring(ks, ctx.clients.controller())
+        .await?
+        .map(|k| Arc::new(decryption::SopsFilter::new(k)));
     let permit = state
         .builds
         .acquire()
         .await
         .map_err(|e| Error::Build(format!("build queue closed: {e}")))?;
     let started = Instant::now();
-    let mut objects = tokio::task::spawn_blocking(move || build::build(&build_root, &spec, &lim))
-        .await
-        .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
+    let mut objects = tokio::task::spawn_blocking(move || {
+        let filter = sops
+            .clone()
+            .map(|f| f as Arc<dyn driftless_kustomize::InputFilter>);
+        let mut objects = build::build_filtered(&build_root, &spec, &lim, filter)?;
+        decryption::decrypt_objects(&mut objects, sops.as_deref().map(|f| f.keyring()))?;
+        Ok::<_, Error>(objects)
+    })
+    .await
+    .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
     ctx.metrics
         .kustomize_build_duration
         .with_label_values(&[KIND])
@@ -232,7 +247,13 @@ async fn sync(
     }
 
     let owner = Owner::new(ks.name_any(), namespace.clone());
-    let applier = Applier::new(client, ctx.resolver.clone());
+    // Remote: objects go to the other cluster, whose kinds get a resolver of their own.
+    let (client, resolver) = match &remote {
+        Some(remote) => (remote.client.clone(), driftless_apply::Resolver::new()),
+        None => (client, ctx.resolver.clone()),
+    };
+    let applier = Applier::new(client, resolver)
+        .with_custom_health(health_exprs.map(|e| e as Arc<dyn driftless_apply::CustomHealth>));
     let mut options = ApplyOptions::new(
         ks.spec
             .target_namespace
@@ -243,7 +264,10 @@ async fn sync(
     options.wait_timeout = timeout;
     let applied = applier.apply(&owner, objects, &options).await?;
     count(ctx, &applied);
-    watch_kinds(state, &applier, &applied).await;
+    if remote.is_none() {
+        // Drift in a remote cluster is corrected at each interval (no watch there).
+        watch_kinds(state, &applier, &applied).await;
+    }
 
     let old: Vec<ResourceRef> = st
         .inventory

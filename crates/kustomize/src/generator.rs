@@ -175,7 +175,7 @@ fn load_pairs(
     }
     for env in &envs {
         let (_, bytes) = loader
-            .read_file(env, kfile)
+            .read_file_for(env, kfile, crate::input_filter::FileUse::EnvFile)
             .map_err(unreadable(kfile, "envs", env))?;
         out.extend(
             parse_env_file(&bytes)
@@ -189,7 +189,11 @@ fn load_pairs(
     for source in &args.files {
         let (key, path) = parse_file_source(source).map_err(|m| Error::invalid(kfile, m))?;
         let (_, bytes) = loader
-            .read_file(&path, kfile)
+            .read_file_for(
+                &path,
+                kfile,
+                crate::input_filter::FileUse::File { key: &key },
+            )
             .map_err(unreadable(kfile, "files", &path))?;
         out.push((key, RawValue(bytes)));
     }

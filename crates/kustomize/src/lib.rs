@@ -25,6 +25,7 @@ mod fieldspec;
 mod flux;
 mod generator;
 mod hash;
+mod input_filter;
 mod kustomization;
 mod kustomization_keys;
 mod limits;
@@ -56,6 +57,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
 pub use flux::{generate_kustomization, generate_kustomization_with};
+pub use input_filter::{FileUse, InputFilter};
 pub use kustomization::{
     FieldOptions, FieldSpecArg, GeneratorArgs, GeneratorOptions, Image, KUSTOMIZATION_FILE_NAMES,
     Kustomization, Label, LegacySortOptions, Patch, Replacement, ReplacementEntry,
@@ -97,6 +99,8 @@ pub struct BuildOptions {
     pub generate_missing: bool,
     /// What the build may consume (file sizes, YAML aliases and depth, objects).
     pub limits: Limits,
+    /// Transforms resource, patch and generator input files as they are read (in memory).
+    pub input_filter: Option<std::sync::Arc<dyn InputFilter>>,
 }
 
 /// The objects a build produced, in output order.
@@ -195,6 +199,7 @@ fn root_loader(root: &Path, file: &Path, opts: &BuildOptions) -> Result<Loader> 
         boundary,
         root_only: opts.load_restrictions == LoadRestrictions::RootOnly,
         limits: opts.limits,
+        input_filter: opts.input_filter.clone(),
     })
 }
 

@@ -4,8 +4,10 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::input_filter::{FileUse, InputFilter};
 use crate::kustomization::Kustomization;
 use crate::limits::Limits;
 
@@ -20,6 +22,8 @@ pub(crate) struct Loader {
     pub root_only: bool,
     /// What the build may consume.
     pub limits: Limits,
+    /// Transforms file contents as they are read.
+    pub input_filter: Option<Arc<dyn InputFilter>>,
 }
 
 /// Canonical form of a path, with the error naming it.
@@ -117,6 +121,47 @@ impl Loader {
         })
     }
 
+    /// Reads a file named in the kustomization for `usage`, through the input filter.
+    pub fn read_file_for(
+        &self,
+        rel: &str,
+        referrer: &Path,
+        usage: FileUse<'_>,
+    ) -> Result<(PathBuf, Vec<u8>)> {
+        let (real, bytes) = self.read_file(rel, referrer)?;
+        let Some(filter) = &self.input_filter else {
+            return Ok((real, bytes));
+        };
+        let out = filter
+            .filter(&real, usage, bytes)
+            .map_err(|message| Error::invalid(&real, message))?;
+        if out.len() as u64 > self.limits.max_file_bytes {
+            return Err(too_big(
+                &real,
+                format!(
+                    "filtered contents are {} bytes, more than the {} allowed",
+                    out.len(),
+                    self.limits.max_file_bytes
+                ),
+                self.limits.max_file_bytes,
+            ));
+        }
+        Ok((real, out))
+    }
+
+    /// Reads a file as UTF-8 text for `usage`, through the input filter.
+    pub fn read_text_for(
+        &self,
+        rel: &str,
+        referrer: &Path,
+        usage: FileUse<'_>,
+    ) -> Result<(PathBuf, String)> {
+        let (real, bytes) = self.read_file_for(rel, referrer, usage)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::invalid(&real, "file is not valid UTF-8"))?;
+        Ok((real, text))
+    }
+
     /// A loader for a sub-directory (base or component); only the boundary applies.
     pub fn child(&self, dir: &Path, referrer: &Path) -> Result<Loader> {
         self.check_lexical(referrer, dir)?;
@@ -127,6 +172,7 @@ impl Loader {
             boundary: self.boundary.clone(),
             root_only: self.root_only,
             limits: self.limits,
+            input_filter: self.input_filter.clone(),
         })
     }
 

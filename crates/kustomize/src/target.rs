@@ -290,7 +290,9 @@ impl Builder {
                 )
             });
         }
-        let (real, text) = t.loader.read_text(entry, &t.file)?;
+        let (real, text) =
+            t.loader
+                .read_text_for(entry, &t.file, crate::input_filter::FileUse::Resource)?;
         let objects = crate::yaml_io::parse_objects(&text, &real, &t.loader.limits)?;
         self.schema.note(
             false,
@@ -535,7 +537,11 @@ pub(crate) fn apply_smp_entries(
         let field = format!("{base}[{i}]");
         let candidate = t.loader.join(entry.trim());
         let (source, text) = if !entry.contains('\n') && candidate.exists() {
-            let (real, text) = t.loader.read_text(entry.trim(), &t.file)?;
+            let (real, text) = t.loader.read_text_for(
+                entry.trim(),
+                &t.file,
+                crate::input_filter::FileUse::Patch,
+            )?;
             (real.display().to_string(), text)
         } else {
             match patch::parse_smp(entry, &t.loader.limits) {
@@ -570,7 +576,9 @@ fn patch_text(t: &Target<'_>, p: &Patch, field: &str) -> Result<(String, String)
             format!("{field}: patch and path can't be set at the same time"),
         )),
         (false, true) => {
-            let (real, text) = t.loader.read_text(&p.path, &t.file)?;
+            let (real, text) =
+                t.loader
+                    .read_text_for(&p.path, &t.file, crate::input_filter::FileUse::Patch)?;
             Ok((format!("[path: {:?}]", real.display().to_string()), text))
         }
         // kustomize trims an inline patch (not a patch file's text).

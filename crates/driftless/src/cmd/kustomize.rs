@@ -45,6 +45,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         load_restrictions,
         generate_missing: args.generate,
         limits: args.limits.limits(),
+        input_filter: None,
     };
     let built = driftless_kustomize::build_with(&args.dir, &opts)
         .with_context(|| format!("building {}", args.dir.display()))?;

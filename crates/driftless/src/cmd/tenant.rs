@@ -260,6 +260,9 @@ fn kustomization(args: &CreateArgs) -> Kustomization {
         KustomizationSpec {
             common_metadata: None,
             depends_on: Vec::new(),
+            decryption: None,
+            health_check_exprs: Vec::new(),
+            kube_config: None,
             interval: args.interval.clone(),
             retry_interval: None,
             path: Some(args.path.clone()),
