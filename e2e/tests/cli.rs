@@ -15,7 +15,7 @@ use driftless_e2e::{
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::Api;
 use kube::api::DeleteParams;
 use serde_json::Value;
@@ -83,7 +83,7 @@ fn child_kustomization() -> String {
 
 /// get, reconcile (success and failure), suspend, resume, tree, trace, events, export,
 /// create source git / kustomization, `--watch`, and the kubectl plugin.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn day_two_commands_follow_a_kustomization() {
     let plane = ControlPlane::shared().await.unwrap();
     let client = plane.client().unwrap();
@@ -456,7 +456,7 @@ fn secret(name: &str, value_b64: &str) -> String {
 /// build and diff: the local tree built as the controller would (substituteFrom from the
 /// cluster), dry-run as the Kustomization's ServiceAccount; created, changed and pruned
 /// objects shown; Secret values masked; exit status 1 on differences, 0 without, 2 on error.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn diff_and_build_show_what_a_change_would_do() {
     let plane = ControlPlane::shared().await.unwrap();
     let client = plane.client().unwrap();
@@ -498,12 +498,20 @@ async fn diff_and_build_show_what_a_change_would_do() {
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: nobody}\n",
     )
     .await;
+    // No controller manager aggregates the `admin` ClusterRole here: a Role of its own.
+    let roles: Api<Role> = Api::namespaced(client.clone(), n);
+    apply_yaml(
+        &roles,
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: deployer}\n\
+         rules: [{apiGroups: [''], resources: [configmaps, secrets], verbs: ['*']}]\n",
+    )
+    .await;
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), n);
     apply_yaml(
         &bindings,
         &format!(
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: deployer}}\n\
-             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}}\n\
              subjects: [{{kind: ServiceAccount, name: deployer, namespace: {n}}}]\n"
         ),
     )
@@ -669,7 +677,7 @@ async fn diff_and_build_show_what_a_change_would_do() {
 
 /// Clear errors with a non-zero exit, create for every kind, export without a cluster,
 /// completions, logs without a controller pod, and check.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn errors_creation_completion_logs_and_check() {
     let plane = ControlPlane::shared().await.unwrap();
     let client = plane.client().unwrap();

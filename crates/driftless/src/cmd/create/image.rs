@@ -2,6 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use driftless_api::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
+use driftless_image_controller::policy::Selector;
 use serde_json::{Value, json};
 
 use super::{to_value, validate};
@@ -145,12 +146,7 @@ pub fn policy(args: &PolicyArgs, namespace: &str) -> anyhow::Result<Value> {
         &args.select_alpha,
         &args.select_numeric,
     ) {
-        (Some(range), _, _) => {
-            semver::VersionReq::parse(range).map_err(|e| {
-                anyhow::anyhow!("--select-semver '{range}' is not a semver range: {e}")
-            })?;
-            json!({"semver": {"range": range}})
-        }
+        (Some(range), _, _) => json!({"semver": {"range": range}}),
         (_, Some(order), _) => json!({"alphabetical": {"order": order}}),
         (_, _, Some(order)) => json!({"numerical": {"order": order}}),
         _ => bail!("choose how to pick a tag: --select-semver, --select-alpha or --select-numeric"),
@@ -160,19 +156,19 @@ pub fn policy(args: &PolicyArgs, namespace: &str) -> anyhow::Result<Value> {
         spec["imageRepositoryRef"]["namespace"] = json!(ns);
     }
     if let Some(pattern) = &args.filter_regex {
-        regex::Regex::new(pattern).map_err(|e| {
-            anyhow::anyhow!("--filter-regex '{pattern}' is not a regular expression: {e}")
-        })?;
         spec["filterTags"] = json!({"pattern": pattern});
         if let Some(extract) = &args.filter_extract {
             spec["filterTags"]["extract"] = json!(extract);
         }
     }
-    typed::<ImagePolicy>(
-        json!({"apiVersion": "image.driftless.dev/v1", "kind": "ImagePolicy",
-            "metadata": {"name": args.name, "namespace": namespace}, "spec": spec}),
-        "ImagePolicy",
-    )
+    let value = json!({"apiVersion": "image.driftless.dev/v1", "kind": "ImagePolicy",
+        "metadata": {"name": args.name, "namespace": namespace}, "spec": spec});
+    let policy: ImagePolicy = serde_json::from_value(value).context("building the ImagePolicy")?;
+    // Exactly the controller's checks of the range, the pattern and the extract template.
+    Selector::from_spec(&policy.spec).map_err(|e| {
+        anyhow::anyhow!("--select-semver/--filter-regex/--filter-extract refused: {e}")
+    })?;
+    to_value(&policy)
 }
 
 /// The ImageUpdateAutomation the flags describe.

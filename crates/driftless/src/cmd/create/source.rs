@@ -54,7 +54,7 @@ pub fn object(args: &GitArgs, namespace: &str) -> anyhow::Result<serde_json::Val
         validate::git_ref("--tag", t)?;
     }
     if let Some(range) = &args.tag_semver {
-        semver::VersionReq::parse(range)
+        driftless_image_controller::policy::SemverRange::parse(range)
             .map_err(|e| anyhow::anyhow!("--tag-semver '{range}' is not a semver range: {e}"))?;
     }
     if let Some(sha) = &args.commit
