@@ -62,8 +62,8 @@ fn overlays(spec: &KustomizationSpec) -> bool {
 }
 
 /// Builds `spec.path` of the artifact at `root` with the spec's overlays and commonMetadata,
-/// refusing input past `limits` (the error names the file and the limit).
-#[cfg(test)]
+/// refusing input past `limits` (the error names the file and the limit). Files stay as
+/// committed: SOPS-encrypted ones are not decrypted (see [`build_filtered`]).
 pub fn build(root: &Path, spec: &KustomizationSpec, limits: &Limits) -> Result<Vec<Value>, Error> {
     build_filtered(root, spec, limits, None)
 }
