@@ -656,18 +656,21 @@ async fn two_replicas_with_leader_election_fail_over_when_the_leader_is_killed()
         .cloned()
         .expect("the other pod");
 
-    // The leader's ReplicaSet replaces a killed pod at once, and the replacement is a third
-    // candidate: it waits one lease duration from its own first sight of the Lease, as the
-    // follower does from its last sight of a renewal, so a replacement that starts within
-    // about one retry period of the kill may take the Lease first. That is correct
-    // leader election, but not what this test is about: cordon the node (as for
-    // maintenance) so the replacement stays Pending until the follower has taken over.
+    // The ReplicaSet replaces a deleted pod at once, and the replacement is a third
+    // candidate. If the dying leader released the Lease, the first candidate to poll takes
+    // it (the follower polls every 2 s, a new process at once); if it expired, each waits
+    // one lease duration from its own first sight of the last renewal. Either way a
+    // replacement starting within about one retry period of the kill may win: correct
+    // leader election, but not what this test shows. Cordon the node (as for maintenance)
+    // so the replacement stays Pending until the follower has taken over.
     walkthrough
         .cluster
         .set_schedulable(false)
         .await
         .expect("cordon the node");
-    // Kill the leader without a grace period: no chance to release the Lease.
+    // Delete the leader's pod with grace period 0: the API object goes at once. The kubelet
+    // still stops the container (TERM, KILL after its 2 s minimum), so the leader may
+    // release the Lease on its way out, or not.
     pods.delete(&leader, &DeleteParams::default().grace_period(0))
         .await
         .expect("kill the leader's pod");
