@@ -579,6 +579,15 @@ node_down() {
   if [[ ! -d "$state_dir" ]] && ! ip link show "$node_bridge" >/dev/null 2>&1; then
     return 0
   fi
+  # The bridge, kube-proxy's rules and the cgroups belong to the node of another checkout
+  # (every checkout's `make cluster-down` runs this): leave them alone. Seen here: another
+  # checkout's cluster-down deleted the bridge under a running node, and 10.244.0.1 then
+  # routed off the machine.
+  local owner_file="/run/driftless-node.owner"
+  if [[ -f "$owner_file" && "$(cat "$owner_file")" != "$state_dir" ]]; then
+    echo "$(basename "$0"): the node on $node_bridge belongs to $(cat "$owner_file"); not touching it" >&2
+    return 0
+  fi
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager; do
     [[ -f "$state_dir/$name.pid" ]] && stop_process "$(cat "$state_dir/$name.pid")" "$bin_dir/$name"
   done
