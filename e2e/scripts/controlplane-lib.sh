@@ -49,14 +49,15 @@ take_lock() {
 }
 
 # True when pid $1 is alive and runs the binary $2 (also after a rebuild
-# replaced the file, when /proc shows it as "(deleted)").
+# replaced the file, when /proc shows it as "(deleted)"; and when $2 is a symlink,
+# e.g. e2e/bin linked to another checkout's binaries: /proc shows the target).
 runs_binary() {
-  local pid="$1" binary="$2" exe resolved
+  local pid="$1" binary="$2" exe target
   [[ -n "$pid" ]] || return 1
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-  # e2e/bin may hold symlinks to another checkout's binaries: /proc shows the target.
-  resolved="$(readlink -f "$binary" 2>/dev/null || echo "$binary")"
-  [[ "$exe" == "$binary" || "$exe" == "$binary (deleted)" || "$exe" == "$resolved" || "$exe" == "$resolved (deleted)" ]]
+  target="$(readlink -f "$binary" 2>/dev/null)" || target="$binary"
+  [[ "$exe" == "$binary" || "$exe" == "$binary (deleted)" ||
+    "$exe" == "$target" || "$exe" == "$target (deleted)" ]]
 }
 
 # Sends TERM to pid $1 if it runs binary $2, waits up to 10s, then KILLs it.

@@ -59,6 +59,14 @@ node_binary() {
   esac
 }
 
+# The bridge's fixed MAC: locally administered, from the node's address (0a:58 and the
+# four bytes of $node_ip, as the CNI bridge plugin picks for bridges it creates itself).
+node_bridge_mac() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$node_ip"
+  printf '0a:58:%02x:%02x:%02x:%02x\n' "$a" "$b" "$c" "$d"
+}
+
 # Fails unless `ip route get $1` leaves through loopback or the node's bridge: the
 # check made before sending anything to a non-loopback address.
 node_assert_local_route() {
@@ -96,8 +104,15 @@ node_network_up() {
   fi
   echo "$state_dir" >"$owner_file"
   if ! ip link show "$node_bridge" >/dev/null 2>&1; then
-    ip link add "$node_bridge" type bridge
+    ip link add "$node_bridge" address "$(node_bridge_mac)" type bridge
   fi
+  # A bridge whose MAC was never set takes the lowest MAC of its ports, and changes it
+  # whenever a pod's veth with a lower one comes (a rollout's new pod) or the one it took
+  # goes (a killed pod): the host's and the pods' ARP entries for the gateway then name a
+  # MAC the bridge may no longer answer for, and traffic between the host and every pod
+  # (NodePorts, probes, the API server) can stall until they are re-resolved. A set MAC
+  # stays (addr_assign_type 3); set it on a reused bridge too.
+  ip link set dev "$node_bridge" address "$(node_bridge_mac)"
   ip addr replace "$node_ip/24" dev "$node_bridge"
   ip link set "$node_bridge" up
   ip route replace "$service_cidr" dev "$node_bridge" src "$node_ip"
@@ -562,6 +577,15 @@ node_down() {
   local name sysctl value id
   # Nothing to do where no node ran (a fresh machine, a second cluster-down).
   if [[ ! -d "$state_dir" ]] && ! ip link show "$node_bridge" >/dev/null 2>&1; then
+    return 0
+  fi
+  # The bridge, kube-proxy's rules and the cgroups belong to the node of another checkout
+  # (every checkout's `make cluster-down` runs this): leave them alone. Seen here: another
+  # checkout's cluster-down deleted the bridge under a running node, and 10.244.0.1 then
+  # routed off the machine.
+  local owner_file="/run/driftless-node.owner"
+  if [[ -f "$owner_file" && "$(cat "$owner_file")" != "$state_dir" ]]; then
+    echo "$(basename "$0"): the node on $node_bridge belongs to $(cat "$owner_file"); not touching it" >&2
     return 0
   fi
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager; do

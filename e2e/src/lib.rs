@@ -16,7 +16,8 @@
 //! - [`NodeCluster`]: a separate cluster with a real node (`NODE=1 cluster-up.sh`):
 //!   containerd, kubelet, kube-proxy, pods on a local bridge; with
 //!   [`NodeGitServer`] (git for pods) and the image build/push helpers; [`NodeRegistry`]
-//!   (a registry both pods and the node's containerd use, for image automation).
+//!   (a registry both pods and the node's containerd use, for image automation);
+//!   [`wait_rollout`] waits for a Deployment's real rollout there.
 
 mod control_plane;
 mod crd_manifests;
@@ -31,6 +32,7 @@ mod poll;
 mod process;
 pub mod readme;
 mod registry;
+mod rollout;
 mod schema_sample;
 mod sops;
 mod ssh_server;
@@ -50,6 +52,7 @@ pub use node_registry::{NodeRegistry, build_hello_archives};
 pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;
 pub use registry::Registry;
+pub use rollout::wait_rollout;
 pub use schema_sample::sample_from_schema;
 pub use sops::{AgeKey, SopsTools};
 pub use ssh_server::{SshServer, generate_key};

@@ -167,6 +167,25 @@ impl NodeCluster {
         command
     }
 
+    /// Cordons (`false`) or uncordons (`true`) the node: `spec.unschedulable`, as
+    /// `kubectl cordon`/`uncordon` set it. While cordoned, new pods stay Pending.
+    pub async fn set_schedulable(&self, schedulable: bool) -> Result<()> {
+        let nodes: Api<Node> = Api::all(self.client()?);
+        let patch = serde_json::json!({"spec": {"unschedulable": !schedulable}});
+        nodes
+            .patch(
+                &self.node_name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map(drop)
+            .map_err(Error::kube(format!(
+                "set spec.unschedulable={} on node {}",
+                !schedulable, self.node_name
+            )))
+    }
+
     /// Runs kubectl with `args` to completion; its stdout.
     pub async fn run_kubectl(&self, args: &[&str]) -> Result<String> {
         let mut command = self.kubectl();

@@ -33,8 +33,6 @@ const NODE_PORT: u16 = 30001;
 /// The image automation objects' name (not `hello-world`: an object left behind by a
 /// failed run must not match the setter of the walkthrough's own sample).
 const AUTOMATION: &str = "hello-rollout";
-/// Pulling, starting and probing pods: generous for a busy 2-core machine.
-const ROLLOUT_DEADLINE: Duration = Duration::from_secs(180);
 /// The sample's Deployment gives up progressing after 60 s; then the Kustomization fails.
 const FAILURE_DEADLINE: Duration = Duration::from_secs(240);
 
@@ -72,12 +70,17 @@ impl Walkthrough {
             .expect("build thread")
             .expect("the hello-world images build");
         remove_previous(&client).await;
+        // A run that failed mid-way may have left the node cordoned (the fail-over test).
+        cluster
+            .set_schedulable(true)
+            .await
+            .expect("uncordon the node");
 
         cluster
             .install_driftless(&digest)
             .await
             .expect("kubectl apply -k config/local-node");
-        wait_rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
+        rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
 
         let registry = NodeRegistry::start(cluster.internal_ip()).expect("registry on the node");
         registry
@@ -354,7 +357,7 @@ async fn new_tag_is_committed_by_image_automation_and_rolled_out_on_the_node() {
         .and_then(|spec| spec.template.spec.as_ref())
         .map(|spec| spec.containers[0].image.clone().unwrap_or_default());
     assert_eq!(container_image, Some(format!("{image}:2")));
-    let pod = wait_rollout(&client, APP_NAMESPACE, "hello-world").await;
+    let pod = rollout(&client, APP_NAMESPACE, "hello-world").await;
     let image_id = pod
         .status
         .as_ref()
@@ -381,7 +384,7 @@ async fn new_tag_is_committed_by_image_automation_and_rolled_out_on_the_node() {
 }
 
 #[tokio::test]
-#[ignore = "flaky: passed once, then 3 of 581 requests to the old pod failed with connection errors during the failed rollout (issue 14 stays open for it)"]
+#[ignore = "flaky: after the bridge MAC was fixed it passed once, then 5 of 278 requests to the old (Ready throughout) pod were refused, at 28.8 s and 40.5-42.2 s after the push, near the kubelet's ErrImagePull/ImagePullBackOff status updates of the new pod; suspect kube-proxy's resync on those EndpointSlice updates (issue 14 stays open)"]
 async fn missing_tag_fails_the_kustomization_and_the_old_pods_keep_serving() {
     let Some(walkthrough) = Walkthrough::start().await else {
         return;
@@ -408,7 +411,10 @@ async fn missing_tag_fails_the_kustomization_and_the_old_pods_keep_serving() {
                 answers.0 += 1;
                 match answer {
                     Ok((200, ref body)) if body == "Hello World\n" => {}
-                    other => answers.1.push(format!("{other:?}")),
+                    other => answers.1.push(format!(
+                        "at {:.1}s: {other:?}",
+                        started.elapsed().as_secs_f64()
+                    )),
                 }
             }
             let ks = walkthrough
@@ -563,7 +569,7 @@ async fn driftless_pod_deleted_mid_sync_is_recreated_and_finishes_the_sync() {
         .expect("delete the Driftless pod");
     let deleted = Instant::now();
 
-    let new_pod = wait_rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
+    let new_pod = rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
     let new_name = new_pod.metadata.name.clone().unwrap_or_default();
     assert!(!old.contains(&new_name), "a new pod: {new_name}");
     let finished = poll_until(
@@ -606,7 +612,6 @@ async fn driftless_pod_deleted_mid_sync_is_recreated_and_finishes_the_sync() {
 }
 
 #[tokio::test]
-#[ignore = "not yet passing: in its one run both original replicas were gone and a replacement pod took the Lease (issue 14 stays open for it)"]
 async fn two_replicas_with_leader_election_fail_over_when_the_leader_is_killed() {
     let Some(walkthrough) = Walkthrough::start().await else {
         return;
@@ -621,7 +626,7 @@ async fn two_replicas_with_leader_election_fail_over_when_the_leader_is_killed()
         )
         .await
         .expect("scale Driftless to two replicas");
-    wait_rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
+    rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let names = driftless_pods(&pods).await;
     assert_eq!(names.len(), 2, "two Driftless pods: {names:?}");
@@ -652,7 +657,21 @@ async fn two_replicas_with_leader_election_fail_over_when_the_leader_is_killed()
         .cloned()
         .expect("the other pod");
 
-    // Kill the leader without a grace period: no chance to release the Lease.
+    // The ReplicaSet replaces a deleted pod at once, and the replacement is a third
+    // candidate. If the dying leader released the Lease, the first candidate to poll takes
+    // it (the follower polls every 2 s, a new process at once); if it expired, each waits
+    // one lease duration from its own first sight of the last renewal. Either way a
+    // replacement starting within about one retry period of the kill may win: correct
+    // leader election, but not what this test shows. Cordon the node (as for maintenance)
+    // so the replacement stays Pending until the follower has taken over.
+    walkthrough
+        .cluster
+        .set_schedulable(false)
+        .await
+        .expect("cordon the node");
+    // Delete the leader's pod with grace period 0: the API object goes at once. The kubelet
+    // still stops the container (TERM, KILL after its 2 s minimum), so the leader may
+    // release the Lease on its way out, or not.
     pods.delete(&leader, &DeleteParams::default().grace_period(0))
         .await
         .expect("kill the leader's pod");
@@ -673,6 +692,11 @@ async fn two_replicas_with_leader_election_fail_over_when_the_leader_is_killed()
         panic!("{error}\n{}", walkthrough.state().await);
     }
     let takeover_after = killed.elapsed();
+    walkthrough
+        .cluster
+        .set_schedulable(true)
+        .await
+        .expect("uncordon the node");
 
     // The new leader reconciles: a change in git lands in the cluster.
     walkthrough.push_message("Hello from the new leader");
@@ -749,76 +773,6 @@ async fn driftless_pods(pods: &Api<Pod>) -> Vec<String> {
         .filter(|pod| pod.metadata.deletion_timestamp.is_none())
         .filter_map(|pod| pod.metadata.name)
         .collect()
-}
-
-/// Polls until the Deployment has rolled out (observed, updated, ready and available
-/// replicas all equal to spec.replicas, none terminating) and returns a Ready pod of it.
-async fn wait_rollout(client: &Client, namespace: &str, name: &str) -> Pod {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let rolled_out = poll_until(
-        &format!("Deployment {namespace}/{name} rolled out"),
-        ROLLOUT_DEADLINE,
-        || async {
-            let deployment = deployments
-                .get(name)
-                .await
-                .map_err(Error::kube(format!("get Deployment {namespace}/{name}")))?;
-            let wanted = deployment
-                .spec
-                .as_ref()
-                .and_then(|spec| spec.replicas)
-                .unwrap_or(1);
-            let generation = deployment.metadata.generation.unwrap_or_default();
-            let Some(status) = deployment.status.as_ref() else {
-                return Ok(None);
-            };
-            let done = status.observed_generation.unwrap_or_default() >= generation
-                && status.updated_replicas.unwrap_or_default() == wanted
-                && status.ready_replicas.unwrap_or_default() == wanted
-                && status.available_replicas.unwrap_or_default() == wanted
-                && status.replicas.unwrap_or_default() == wanted;
-            if !done {
-                return Ok(None);
-            }
-            let selector = deployment
-                .spec
-                .as_ref()
-                .and_then(|spec| spec.selector.match_labels.as_ref())
-                .map(|labels| {
-                    labels
-                        .iter()
-                        .map(|(key, value)| format!("{key}={value}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            let listed = pods
-                .list(&ListParams::default().labels(&selector))
-                .await
-                .map_err(Error::kube(format!("list pods of {namespace}/{name}")))?;
-            let live: Vec<Pod> = listed
-                .items
-                .into_iter()
-                .filter(|pod| pod.metadata.deletion_timestamp.is_none())
-                .collect();
-            if live.len() as i32 != wanted {
-                return Ok(None);
-            }
-            Ok(live.into_iter().find(|pod| {
-                pod.status
-                    .as_ref()
-                    .and_then(|status| status.conditions.as_ref())
-                    .is_some_and(|conditions| {
-                        conditions.iter().any(|condition| {
-                            condition.type_ == "Ready" && condition.status == "True"
-                        })
-                    })
-            }))
-        },
-    )
-    .await;
-    rolled_out.unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Deletes the image automation objects of this file, finalizers and all.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use driftless_api::{GitRepository, Kustomization};
@@ -21,8 +21,6 @@ use kube::{Api, Client};
 const SYSTEM_NAMESPACE: &str = "driftless-system";
 const APP_NAMESPACE: &str = "hello-world";
 const NODE_PORT: u16 = 30001;
-/// Pulling from loopback, starting and probing: generous for a busy 2-core machine.
-const ROLLOUT_DEADLINE: Duration = Duration::from_secs(180);
 
 #[tokio::test]
 async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
@@ -44,6 +42,11 @@ async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
         .await
         .expect("the hello-world images build and push");
     remove_previous_walkthrough(&client).await;
+    // A node_rollout run that failed mid-way may have left the node cordoned.
+    cluster
+        .set_schedulable(true)
+        .await
+        .expect("uncordon the node");
 
     // Install: `kubectl apply -k` of config/local-node with the pushed digest.
     let install_started = Instant::now();
@@ -51,7 +54,7 @@ async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
         .install_driftless(&digest)
         .await
         .expect("kubectl apply -k config/local-node");
-    let pod = wait_rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
+    let pod = rollout(&client, SYSTEM_NAMESPACE, "driftless").await;
     let install_to_ready = install_started.elapsed();
     let image_id = pod
         .status
@@ -140,7 +143,7 @@ spec:
         },
     )
     .await;
-    let app = wait_rollout(&client, APP_NAMESPACE, "hello-world").await;
+    let app = rollout(&client, APP_NAMESPACE, "hello-world").await;
     assert_eq!(
         app.spec.as_ref().and_then(|spec| spec.node_name.as_deref()),
         Some(cluster.node_name()),
@@ -152,90 +155,6 @@ spec:
         sync_to_served.as_secs_f64(),
         ks.status.and_then(|status| status.last_applied_revision),
     );
-}
-
-/// Polls until the Deployment has rolled out (observed, updated, ready and available
-/// replicas all equal to spec.replicas) and returns one of its Ready pods.
-async fn wait_rollout(client: &Client, namespace: &str, name: &str) -> Pod {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let what = format!("Deployment {namespace}/{name} rolled out");
-    let rolled_out = poll_until(&what, ROLLOUT_DEADLINE, || async {
-        let deployment = deployments
-            .get(name)
-            .await
-            .map_err(Error::kube(format!("get Deployment {namespace}/{name}")))?;
-        let wanted = deployment
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.replicas)
-            .unwrap_or(1);
-        let generation = deployment.metadata.generation.unwrap_or_default();
-        let Some(status) = deployment.status.as_ref() else {
-            return Ok(None);
-        };
-        let done = status.observed_generation.unwrap_or_default() >= generation
-            && status.updated_replicas.unwrap_or_default() == wanted
-            && status.ready_replicas.unwrap_or_default() == wanted
-            && status.available_replicas.unwrap_or_default() == wanted
-            && status.replicas.unwrap_or_default() == wanted;
-        if !done {
-            return Ok(None);
-        }
-        let selector = deployment
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.selector.match_labels.as_ref())
-            .map(|labels| {
-                labels
-                    .iter()
-                    .map(|(key, value)| format!("{key}={value}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default();
-        let listed = pods
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(Error::kube(format!("list pods of {namespace}/{name}")))?;
-        Ok(listed.items.into_iter().find(|pod| {
-            pod.metadata.deletion_timestamp.is_none()
-                && pod
-                    .status
-                    .as_ref()
-                    .and_then(|status| status.conditions.as_ref())
-                    .is_some_and(|conditions| {
-                        conditions.iter().any(|condition| {
-                            condition.type_ == "Ready" && condition.status == "True"
-                        })
-                    })
-        }))
-    })
-    .await;
-    match rolled_out {
-        Ok(pod) => pod,
-        Err(error) => {
-            let events =
-                Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), namespace)
-                    .list(&ListParams::default())
-                    .await
-                    .map(|list| {
-                        list.items
-                            .iter()
-                            .map(|event| {
-                                format!(
-                                    "{} {}",
-                                    event.reason.clone().unwrap_or_default(),
-                                    event.message.clone().unwrap_or_default()
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                    .unwrap_or_default();
-            panic!("{error}\nevents in {namespace}:\n{events}")
-        }
-    }
 }
 
 /// Deletes what an earlier run left (the sync objects, the app's namespace, the Driftless

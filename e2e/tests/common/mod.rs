@@ -13,6 +13,21 @@ use kube::{Api, Client};
 /// Generous deadline for anything the controllers do (they usually take well under a second).
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
+/// Pulling, starting and probing pods on the node cluster: generous for a busy 2-core machine.
+pub const ROLLOUT_DEADLINE: Duration = Duration::from_secs(180);
+
+/// [`driftless_e2e::wait_rollout`] within [`ROLLOUT_DEADLINE`]: a Ready pod of the rolled
+/// out Deployment; panics with the namespace's events on the deadline.
+pub async fn rollout(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> k8s_openapi::api::core::v1::Pod {
+    driftless_e2e::wait_rollout(client, namespace, name, ROLLOUT_DEADLINE)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
 /// Creates or updates `object` (YAML) with server-side apply as the test.
 pub async fn apply_yaml<K>(api: &Api<K>, yaml: &str) -> K
 where
