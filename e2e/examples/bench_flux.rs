@@ -338,8 +338,7 @@ fn writes(counts: &BTreeMap<String, u64>) -> u64 {
                     "DELETE",
                     "DELETECOLLECTION",
                 ]
-                .iter()
-                .any(|w| verb.as_str() == *w)
+                .contains(&verb.as_str())
         })
         .map(|(_, n)| n)
         .sum()
