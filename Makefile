@@ -6,7 +6,7 @@ export KUBECONFIG_DEV := $(CURDIR)/.dev/kubeconfig
 NODE ?= 0
 export NODE
 
-.PHONY: build run test unit e2e lint fmt crds docs kubectl-plugin bench cluster-up cluster-down controlplane deps tools
+.PHONY: build run test unit e2e lint fmt crds docs kubectl-plugin bench bench-flux cluster-up cluster-down controlplane deps tools
 .PHONY: image image-push pause-image hello-images
 .PHONY: node-binaries node-test-deps
 
@@ -99,6 +99,24 @@ bench:
 	$(CARGO) bench -p driftless-kustomize --bench large_tree
 	$(CARGO) bench -p driftless-source --bench fetch
 	$(CARGO) bench -p driftless-image-controller --bench policy
+
+## bench-flux: Driftless beside Flux's source-controller and kustomize-controller (built from the
+## Go module proxy into bench/flux/bin, cached; never by make test) on fresh loopback planes:
+## S1 (1 GitRepository, N Kustomizations) and S2 (N namespaces each with a GitRepository and a
+## Kustomization), OBJECTS ConfigMaps each. Prints one side-by-side table, writes OUT (JSON).
+##   make bench-flux N=100            FLUX=0: Driftless only   STORAGE=tmpfs: storage on /dev/shm
+##   SCENARIOS=S1,S2 ROUNDS=1 OBJECTS=10 KS_INTERVAL=60s REPO_INTERVAL=30s STEADY=75 TIMEOUT=1800
+N ?= 100
+FLUX ?= 1
+STORAGE ?= disk
+OUT ?= bench-flux.json
+bench-flux: controlplane
+	$(CARGO) build --release -p driftless --bin driftless
+	@if [ "$(FLUX)" != 0 ]; then bench/flux/build.sh; fi
+	$(CARGO) build --quiet -p driftless-e2e --example bench_flux
+	@if [ "$(STORAGE)" = tmpfs ]; then export TMPDIR=/dev/shm; fi; \
+	N=$(N) FLUX=$(FLUX) OUT=$(OUT) DRIFTLESS_BIN=$(CURDIR)/target/release/driftless \
+	  $(CURDIR)/target/debug/examples/bench_flux
 
 ## image: the Driftless container image, a reproducible OCI archive built without a daemon
 ## (.dev/image/driftless.oci.tar; prints its digest). See image/build-driftless.sh.

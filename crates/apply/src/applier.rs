@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driftless_api::kustomize::ResourceRef;
@@ -12,7 +13,7 @@ use kube::Client;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::drift::has_drifted;
+use crate::drift::{fingerprint, has_drifted, manifest_digest};
 use crate::error::{
     ApplyError, Failures, ObjectFailure, is_immutable_field_error, namespace_not_found,
     server_reason,
@@ -40,6 +41,13 @@ pub struct ApplyOptions {
     pub wait_timeout: Duration,
     /// How many dry-run requests run at once.
     pub concurrency: usize,
+    /// Objects known to be applied as they are now desired: inventory ID → the
+    /// [`manifest_digest`] last applied, for objects that have not drifted since (the
+    /// caller's drift watch says so). When every object of the set is known with its
+    /// current digest, the apply makes no request at all. Otherwise known objects are only
+    /// dry-run (the whole set is still dry-run before any write), and only the others are
+    /// read, dry-run and written.
+    pub known: Arc<HashMap<String, u64>>,
 }
 
 impl ApplyOptions {
@@ -50,6 +58,7 @@ impl ApplyOptions {
             force: false,
             wait_timeout: Duration::from_secs(60),
             concurrency: 8,
+            known: Arc::default(),
         }
     }
 }
@@ -86,6 +95,11 @@ pub struct Change {
     pub object: ObjectRef,
     /// What was done.
     pub action: Action,
+    /// The [`manifest_digest`] of what was applied (or found applied).
+    pub digest: u64,
+    /// The live object's [`fingerprint`] after this apply, when a request returned it
+    /// (`None` for a known object that was not read).
+    pub live: Option<String>,
 }
 
 /// The result of a successful apply, in the order of the input manifests.
@@ -130,6 +144,8 @@ pub(crate) struct Desired {
     pub(crate) manifest: Value,
     pub(crate) policy: SsaPolicy,
     pub(crate) stage: Stage,
+    /// [`manifest_digest`] of `manifest`.
+    pub(crate) digest: u64,
     /// `None` while the kind is served only once a CRD of this set is applied.
     pub(crate) resolved: Option<Resolved>,
 }
@@ -137,7 +153,10 @@ pub(crate) struct Desired {
 /// What the dry-run decided for one object.
 enum Plan {
     Skip,
-    Unchanged,
+    /// Matches the live object (whose fingerprint is known when it was read).
+    Unchanged {
+        live: Option<String>,
+    },
     Apply {
         created: bool,
     },
@@ -199,12 +218,32 @@ impl Applier {
             .map(|d| d.object.name.clone())
             .collect();
 
+        let known: Vec<bool> = desired.iter().map(|d| is_known(d, options)).collect();
+        if failures.is_empty() && known.iter().all(|&k| k) {
+            // Nothing changed and nothing drifted: no request at all.
+            let changes = desired
+                .into_iter()
+                .map(|d| Change {
+                    action: if d.policy == SsaPolicy::Ignore {
+                        Action::Skipped
+                    } else {
+                        Action::Unchanged
+                    },
+                    object: d.object,
+                    digest: d.digest,
+                    live: None,
+                })
+                .collect();
+            return Ok(ChangeSet { changes });
+        }
+
         let mut plans: Vec<Option<Plan>> = Vec::with_capacity(desired.len());
         // Futures collected first, not built in a stream combinator's closure, so the
         // resulting future is provably `Send` for callers that spawn it.
         let planned: Vec<_> = desired
             .iter()
-            .map(|d| self.plan(d, options, &stage_one_namespaces))
+            .zip(&known)
+            .map(|(d, &known)| self.plan(d, options, &stage_one_namespaces, known))
             .collect();
         let checked = stream::iter(planned)
             .buffered(options.concurrency.max(1))
@@ -225,7 +264,7 @@ impl Applier {
             });
         }
 
-        let mut actions: Vec<Option<Action>> = vec![None; desired.len()];
+        let mut actions: Vec<Option<(Action, Option<String>)>> = vec![None; desired.len()];
         let stage_one: Vec<usize> = (0..desired.len())
             .filter(|&i| desired[i].stage == Stage::One)
             .collect();
@@ -238,7 +277,7 @@ impl Applier {
         // Wait for what stage one applied or found; an ignored object may not even exist.
         let objects: Vec<ObjectRef> = stage_one
             .iter()
-            .filter(|&&i| actions[i] != Some(Action::Skipped))
+            .filter(|&&i| !matches!(actions[i], Some((Action::Skipped, _))))
             .map(|&i| desired[i].object.clone())
             .collect();
         if !objects.is_empty() {
@@ -273,9 +312,14 @@ impl Applier {
         let changes = desired
             .into_iter()
             .zip(actions)
-            .map(|(d, action)| Change {
-                object: d.object,
-                action: action.unwrap_or(Action::Skipped),
+            .map(|(d, action)| {
+                let (action, live) = action.unwrap_or((Action::Skipped, None));
+                Change {
+                    object: d.object,
+                    action,
+                    digest: d.digest,
+                    live,
+                }
             })
             .collect();
         Ok(ChangeSet { changes })
@@ -349,6 +393,7 @@ impl Applier {
             owner.label(&mut manifest);
             desired.push(Desired {
                 stage: Stage::of(&object),
+                digest: manifest_digest(&manifest),
                 object,
                 manifest,
                 policy,
@@ -364,6 +409,7 @@ impl Applier {
         desired: &Desired,
         options: &ApplyOptions,
         stage_one_namespaces: &HashSet<String>,
+        known: bool,
     ) -> Result<Plan, ObjectFailure> {
         let Some(resolved) = &desired.resolved else {
             return Ok(Plan::Deferred);
@@ -376,11 +422,30 @@ impl Applier {
             reason: format!("{what}: {}", server_reason(error)),
         };
         let api = api_for(&self.client, resolved, &desired.object);
+        if known {
+            // Applied as it is and not drifted: only the whole-set dry-run, no read.
+            let params = apply_params(desired.policy).dry_run();
+            return api
+                .patch(
+                    &desired.object.name,
+                    &params,
+                    &Patch::Apply(&desired.manifest),
+                )
+                .await
+                .map(|_| Plan::Unchanged { live: None })
+                .map_err(|error| failure("dry-run failed", &error));
+        }
         let live = api
             .get_opt(&desired.object.name)
             .await
-            .map_err(|error| failure("get", &error))?
-            .map(|live| to_json(&live));
+            .map_err(|error| failure("get", &error))?;
+        let live_print = live.as_ref().map(|live| {
+            fingerprint(
+                live.metadata.generation,
+                live.metadata.resource_version.as_deref(),
+            )
+        });
+        let live = live.map(|live| to_json(&live));
         if let Some(live) = &live {
             if SsaPolicy::of(live) == Ok(SsaPolicy::Ignore) {
                 return Ok(Plan::Skip);
@@ -403,7 +468,7 @@ impl Applier {
                 Some(live) if has_drifted(&live, &to_json(&result)) => {
                     Plan::Apply { created: false }
                 }
-                Some(_) => Plan::Unchanged,
+                Some(_) => Plan::Unchanged { live: live_print },
             }),
             Err(error) if options.force && live.is_some() && is_immutable_field_error(&error) => {
                 Ok(Plan::Recreate)
@@ -459,10 +524,11 @@ impl Applier {
             manifest: desired.manifest.clone(),
             policy: desired.policy,
             stage: desired.stage,
+            digest: desired.digest,
             resolved: Some(resolved),
         };
         match self
-            .plan(&resolved_desired, options, &HashSet::new())
+            .plan(&resolved_desired, options, &HashSet::new(), false)
             .await?
         {
             Plan::Deferred => Err(ObjectFailure {
@@ -479,7 +545,7 @@ impl Applier {
         desired: &Desired,
         plan: &Option<Plan>,
         options: &ApplyOptions,
-    ) -> Result<Action, ApplyError> {
+    ) -> Result<(Action, Option<String>), ApplyError> {
         let object = desired.object.to_string();
         let request = |action: &'static str, error: &kube::Error| ApplyError::Request {
             object: object.clone(),
@@ -487,8 +553,8 @@ impl Applier {
             reason: server_reason(error),
         };
         let created = match plan {
-            None | Some(Plan::Skip) => return Ok(Action::Skipped),
-            Some(Plan::Unchanged) => return Ok(Action::Unchanged),
+            None | Some(Plan::Skip) => return Ok((Action::Skipped, None)),
+            Some(Plan::Unchanged { live }) => return Ok((Action::Unchanged, live.clone())),
             Some(Plan::Deferred) => {
                 return Err(ApplyError::Request {
                     object,
@@ -524,18 +590,24 @@ impl Applier {
                 });
             }
         }
-        api.patch(
-            &desired.object.name,
-            &apply_params(desired.policy),
-            &Patch::Apply(&desired.manifest),
-        )
-        .await
-        .map_err(|error| request("apply", &error))?;
-        Ok(if created {
+        let applied = api
+            .patch(
+                &desired.object.name,
+                &apply_params(desired.policy),
+                &Patch::Apply(&desired.manifest),
+            )
+            .await
+            .map_err(|error| request("apply", &error))?;
+        let live = fingerprint(
+            applied.metadata.generation,
+            applied.metadata.resource_version.as_deref(),
+        );
+        let action = if created {
             Action::Created
         } else {
             Action::Configured
-        })
+        };
+        Ok((action, Some(live)))
     }
 
     async fn resolved_now(&self, desired: &Desired) -> Result<Resolved, ApplyError> {
@@ -553,6 +625,14 @@ impl Applier {
             .map_err(|error| reason(server_reason(&error)))?
             .ok_or_else(|| reason(format!("kind {} is not served", desired.object.kind)))
     }
+}
+
+/// Whether `desired` is applied as it is and has not drifted (see [`ApplyOptions::known`]);
+/// ignored objects never need a request either.
+fn is_known(desired: &Desired, options: &ApplyOptions) -> bool {
+    desired.resolved.is_some()
+        && (desired.policy == SsaPolicy::Ignore
+            || options.known.get(&desired.object.to_inventory().id) == Some(&desired.digest))
 }
 
 /// Server-side apply parameters for a policy: field manager `driftless`, force ownership
@@ -651,10 +731,14 @@ mod tests {
                 Change {
                     object: object("b"),
                     action: Action::Created,
+                    digest: 1,
+                    live: None,
                 },
                 Change {
                     object: object("a"),
                     action: Action::Skipped,
+                    digest: 2,
+                    live: None,
                 },
             ],
         };

@@ -28,6 +28,27 @@ fn comparable(object: &Value) -> Value {
     object
 }
 
+/// What a drift watch compares to tell a spec change from a status-only update: the
+/// object's `generation` (`g<n>`), or its `resourceVersion` (`rv<v>`) for kinds without one
+/// (ConfigMaps, Secrets, ...). The applier reports it for every object it wrote or read, so
+/// a reconciler can tell its own writes from someone else's.
+pub fn fingerprint(generation: Option<i64>, resource_version: Option<&str>) -> String {
+    match generation {
+        Some(generation) => format!("g{generation}"),
+        None => format!("rv{}", resource_version.unwrap_or_default()),
+    }
+}
+
+/// A digest of a manifest exactly as it would be applied (after namespace defaulting and
+/// owner labels): equal digests mean the same desired state. Only meaningful within one
+/// process (std's hasher), which is all the reconciler keeps it for.
+pub fn manifest_digest(manifest: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    manifest.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -40,4 +40,7 @@ pub struct Context {
     pub tenancy: TenancyOptions,
     /// What one build may consume (`--max-file-bytes`, `--max-build-objects`, ...).
     pub build_limits: driftless_kustomize::Limits,
+    /// `--full-resync-interval`: how long a Kustomization's record of what it applied is
+    /// trusted before a reconcile reads and dry-runs every object again, drifted or not.
+    pub full_resync: std::time::Duration,
 }

@@ -1,12 +1,16 @@
 //! Drift correction: metadata watches on every kind this controller applied, restricted to
 //! objects carrying the owner labels. A manual edit, scale or delete of an applied object
 //! requeues its Kustomization at once instead of at the next interval.
+//!
+//! The watches also keep each watched object's current fingerprint ([`DriftWatch::observed`]),
+//! so a reconcile can tell that an object is still as its last apply left it and skip it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use driftless_api::Kustomization;
 use driftless_api::well_known::{KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL};
+use driftless_apply::{ObjectRef as AppliedRef, fingerprint as fingerprint_of};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -22,6 +26,44 @@ pub struct DriftWatch {
     client: Client,
     watched: Arc<Mutex<HashSet<String>>>,
     requeue: mpsc::UnboundedSender<ObjectRef<Kustomization>>,
+    /// Per (group, kind): the fingerprint of each watched object, while its watch is synced.
+    live: Arc<Mutex<HashMap<(String, String), Live>>>,
+}
+
+/// What one kind's watch currently sees.
+#[derive(Debug, Default)]
+struct Live {
+    /// Listed completely and no error since.
+    synced: bool,
+    /// `namespace/name` → fingerprint.
+    objects: HashMap<String, String>,
+    /// Filled during a (re-)list, swapped in when it completes.
+    relisting: HashMap<String, String>,
+}
+
+impl Live {
+    fn observe(&mut self, event: &watcher::Event<PartialObjectMeta<DynamicObject>>) {
+        match event {
+            watcher::Event::Init => self.relisting.clear(),
+            watcher::Event::InitApply(o) => {
+                self.relisting.insert(key(o), fingerprint(o));
+            }
+            watcher::Event::InitDone => {
+                self.objects = std::mem::take(&mut self.relisting);
+                self.synced = true;
+            }
+            watcher::Event::Apply(o) => {
+                self.objects.insert(key(o), fingerprint(o));
+            }
+            watcher::Event::Delete(o) => {
+                self.objects.remove(&key(o));
+            }
+        }
+    }
+}
+
+fn key(o: &PartialObjectMeta<DynamicObject>) -> String {
+    format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())
 }
 
 impl DriftWatch {
@@ -34,6 +76,7 @@ impl DriftWatch {
                 client,
                 watched: Arc::default(),
                 requeue,
+                live: Arc::default(),
             },
             rx,
         )
@@ -55,17 +98,28 @@ impl DriftWatch {
         let config = watcher::Config::default().labels(KUSTOMIZE_NAME_LABEL);
         let requeue = self.requeue.clone();
         let kind = resource.kind.clone();
+        let live = self.live.clone();
+        let live_key = (resource.group.clone(), resource.kind.clone());
         tokio::spawn(async move {
             let mut seen = Seen::default();
             let mut events = std::pin::pin!(watcher(api, config).default_backoff());
             while let Some(event) = events.next().await {
+                let mut table = live.lock().unwrap_or_else(|p| p.into_inner());
+                let state = table.entry(live_key.clone()).or_default();
                 let event = match event {
-                    Ok(event) => event,
+                    Ok(event) => {
+                        state.observe(&event);
+                        event
+                    }
                     Err(err) => {
+                        // Events may be missed until the next complete list.
+                        state.synced = false;
+                        drop(table);
                         tracing::debug!(kind, error = %err, "drift watch error");
                         continue;
                     }
                 };
+                drop(table);
                 if let Some(object) = seen.observe(event)
                     && let Some(owner) = owner_of(&object)
                     && requeue.send(owner).is_err()
@@ -74,6 +128,24 @@ impl DriftWatch {
                 }
             }
         });
+    }
+}
+
+impl DriftWatch {
+    /// The fingerprint the watch of `object`'s kind currently sees for it; `None` when the
+    /// kind is not watched, its watch is not synced, or the object is not there.
+    pub fn observed(&self, object: &AppliedRef) -> Option<String> {
+        let table = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let state = table.get(&(object.group.clone(), object.kind.clone()))?;
+        if !state.synced {
+            return None;
+        }
+        let key = format!(
+            "{}/{}",
+            object.namespace.as_deref().unwrap_or_default(),
+            object.name
+        );
+        state.objects.get(&key).cloned()
     }
 }
 
@@ -143,10 +215,10 @@ fn uid(o: &PartialObjectMeta<DynamicObject>) -> String {
 }
 
 fn fingerprint(o: &PartialObjectMeta<DynamicObject>) -> String {
-    match o.metadata.generation {
-        Some(generation) => format!("g{generation}"),
-        None => format!("rv{}", o.resource_version().unwrap_or_default()),
-    }
+    fingerprint_of(
+        o.metadata.generation,
+        o.metadata.resource_version.as_deref(),
+    )
 }
 
 /// The Kustomization named by an object's owner labels.
@@ -208,6 +280,27 @@ mod tests {
                 .is_some()
         );
         assert_eq!(seen.len(), 0, "deleted objects are forgotten");
+    }
+
+    #[test]
+    fn live_fingerprints_count_only_while_synced() {
+        let mut live = Live::default();
+        live.observe(&watcher::Event::Init);
+        live.observe(&watcher::Event::InitApply(object("a", 1)));
+        assert!(!live.synced, "not listed completely yet");
+        live.observe(&watcher::Event::InitDone);
+        assert!(live.synced);
+        assert_eq!(
+            live.objects.get("team-a/cm-a").map(String::as_str),
+            Some("g1")
+        );
+        live.observe(&watcher::Event::Apply(object("a", 2)));
+        assert_eq!(
+            live.objects.get("team-a/cm-a").map(String::as_str),
+            Some("g2")
+        );
+        live.observe(&watcher::Event::Delete(object("a", 2)));
+        assert!(live.objects.is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! kustomize engine, applies it with server-side apply (as the tenant's ServiceAccount),
 //! prunes what left git, checks health, corrects drift and reports status as Flux does.
 
+mod applied;
 mod build;
 mod clients;
 mod context;

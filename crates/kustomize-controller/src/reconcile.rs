@@ -24,10 +24,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::reflector::{ObjectRef as KubeRef, Store};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio_stream_compat::UnboundedReceiverStream;
 
+use crate::applied::{AppliedRecords, Full};
 use crate::drift::DriftWatch;
 use crate::health_exprs::HealthExprs;
 use crate::identity::identity_of;
@@ -49,25 +50,37 @@ pub async fn run(
 ) {
     let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch.clone(), ready);
     let (drift, requeues) = DriftWatch::new(ctx.clients.controller().clone());
+    // GitRepositories are read from this watch's store, never with a GET per reconcile;
+    // a change of one requeues the Kustomizations that use it.
+    let (repo_store, repo_writer) = kube::runtime::reflector::store();
     let users = reader.clone();
     let oci_users = reader.clone();
+    let repo_users = watcher(repos, watch.clone())
+        .default_backoff()
+        .reflect(repo_writer)
+        .touched_objects()
+        .filter_map(|repo| futures::future::ready(repo.ok()))
+        .flat_map(move |repo| {
+            futures::stream::iter(users_of(&users, SourceKind::GitRepository, &repo))
+        });
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shutdown = shutdown.boxed().shared();
     let state = Arc::new(State {
+        records: AppliedRecords::new(ctx.full_resync),
         ctx,
         drift,
         builds: tokio::sync::Semaphore::new(cores * 2),
         shutdown: shutdown.clone(),
+        kustomizations: reader.clone(),
+        repos: repo_store,
     });
+    let requeues = futures::stream::select(UnboundedReceiverStream::new(requeues), repo_users);
     Controller::for_stream(stream, reader)
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
-        .watches(repos, watch.clone(), move |repo| {
-            users_of(&users, SourceKind::GitRepository, &repo)
-        })
         .watches(oci_repos, watch, move |repo| {
             users_of(&oci_users, SourceKind::OCIRepository, &repo)
         })
-        .reconcile_on(UnboundedReceiverStream::new(requeues))
+        .reconcile_on(requeues)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, retry_after_error, state)
         .for_each(|_| futures::future::ready(()))
@@ -83,6 +96,12 @@ struct State {
     /// Resolves when the process shuts down: a health wait stops early (the inventory is
     /// already in status, so nothing is forgotten).
     shutdown: Shared<BoxFuture<'static, ()>>,
+    /// What each Kustomization last applied (skips unchanged, undrifted objects).
+    records: AppliedRecords,
+    /// The controller's own watch cache of Kustomizations (dependsOn is read from it).
+    kustomizations: Store<Kustomization>,
+    /// A watch cache of GitRepositories (sources are read from it).
+    repos: Store<GitRepository>,
 }
 
 /// The Kustomizations whose sourceRef names `repo` of `kind`.
@@ -115,7 +134,10 @@ async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, 
         &ctx.metrics,
         Error::Finalizer,
         |ks| apply(ks, &state),
-        |ks| deletion::cleanup(ks, ctx),
+        |ks| {
+            state.records.forget(&ks.uid().unwrap_or_default());
+            deletion::cleanup(ks, ctx)
+        },
     )
     .await
 }
@@ -178,7 +200,11 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Outcome, Error> 
             }
         }
     };
-    write_status(ctx, &namespace, &name, &st).await?;
+    // Written once, and only when it changed: a periodic reconcile that found nothing to
+    // do writes nothing.
+    if ks.status.as_ref() != Some(&st) {
+        write_status(ctx, &namespace, &name, &st).await?;
+    }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
     publish(ctx, &ks, &outcome, revision.as_deref()).await;
@@ -206,8 +232,8 @@ async fn sync(
     let identity = identity_of(ks, &ctx.tenancy).inspect_err(|_| ctx.clients.release(&uid))?;
     // Refused before anything is read or applied: an expression that does not compile.
     let health_exprs = HealthExprs::compile(&ks.spec.health_check_exprs)?;
-    check_dependencies(ks, ctx).await?;
-    let (root, rev) = source_artifact(ks, ctx).await?;
+    check_dependencies(ks, state).await?;
+    let (root, rev) = source_artifact(ks, state).await?;
     *revision = Some(rev);
     // Before building: an unreachable or refused remote fails here, naming it.
     let remote = remote::remote_client(ks, ctx.clients.controller(), &identity).await?;
@@ -262,7 +288,30 @@ async fn sync(
     );
     options.force = ks.spec.force;
     options.wait_timeout = timeout;
-    let applied = applier.apply(&owner, objects, &options).await?;
+    let identity_key = format!("{identity:?}");
+    let requested = requested_at(ks);
+    let full = if requested.is_some() && requested != st.reconcile_request.last_handled_reconcile_at
+    {
+        Full::Requested
+    } else {
+        Full::No
+    };
+    let known = state
+        .records
+        .known(&uid, &identity_key, full, |o| state.drift.observed(o));
+    let read_all = known.is_empty();
+    options.known = Arc::new(known);
+    let applied = match applier.apply(&owner, objects, &options).await {
+        Ok(applied) => applied,
+        Err(err) => {
+            // Some objects may be written, some not: read them all next time.
+            state.records.forget(&uid);
+            return Err(err.into());
+        }
+    };
+    state
+        .records
+        .record(&uid, &identity_key, &applied, read_all);
     count(ctx, &applied);
     if remote.is_none() {
         // Drift in a remote cluster is corrected at each interval (no watch there).
@@ -364,7 +413,8 @@ async fn watch_kinds(state: &State, applier: &Applier, applied: &ChangeSet) {
     }
 }
 
-async fn check_dependencies(ks: &Kustomization, ctx: &Context) -> Result<(), Error> {
+async fn check_dependencies(ks: &Kustomization, state: &State) -> Result<(), Error> {
+    let ctx = &state.ctx;
     let namespace = ks.namespace().unwrap_or_default();
     for dep in &ks.spec.depends_on {
         let dep_ns = dep.namespace.clone().unwrap_or_else(|| namespace.clone());
@@ -374,11 +424,22 @@ async fn check_dependencies(ks: &Kustomization, ctx: &Context) -> Result<(), Err
                 dep.name
             )));
         }
-        let api: Api<Kustomization> = Api::namespaced(ctx.clients.controller().clone(), &dep_ns);
-        let found = api.get_opt(&dep.name).await.map_err(|source| Error::Kube {
-            action: format!("reading dependency Kustomization {dep_ns}/{}", dep.name),
-            source,
-        })?;
+        // From the watch cache; a GET only for one it does not hold (another namespace
+        // than this controller's scope).
+        let found = match state
+            .kustomizations
+            .get(&KubeRef::new(&dep.name).within(&dep_ns))
+        {
+            Some(found) => Some(Kustomization::clone(&found)),
+            None => {
+                let api: Api<Kustomization> =
+                    Api::namespaced(ctx.clients.controller().clone(), &dep_ns);
+                api.get_opt(&dep.name).await.map_err(|source| Error::Kube {
+                    action: format!("reading dependency Kustomization {dep_ns}/{}", dep.name),
+                    source,
+                })?
+            }
+        };
         let ready = found.as_ref().is_some_and(|d| {
             let st = d.status.clone().unwrap_or_default();
             condition::is_ready(&st.conditions) && st.observed_generation == d.meta().generation
@@ -396,8 +457,9 @@ async fn check_dependencies(ks: &Kustomization, ctx: &Context) -> Result<(), Err
 /// The artifact directory and revision of the Kustomization's source.
 async fn source_artifact(
     ks: &Kustomization,
-    ctx: &Context,
+    state: &State,
 ) -> Result<(std::path::PathBuf, String), Error> {
+    let ctx = &state.ctx;
     let namespace = ks.namespace().unwrap_or_default();
     let source = &ks.spec.source_ref;
     let source_ns = source
@@ -416,11 +478,24 @@ async fn source_artifact(
         source,
     };
     let artifact: Option<Option<StatusArtifact>> = match source.kind {
-        SourceKind::GitRepository => Api::<GitRepository>::namespaced(client, &source_ns)
-            .get_opt(&source.name)
-            .await
-            .map_err(read_error)?
-            .map(|repo| repo.status.and_then(|s| s.artifact)),
+        SourceKind::GitRepository => {
+            // From the watch cache once it has listed; a GET only for a source it does not
+            // hold (another namespace than this controller's scope, or not created yet).
+            // (Bounded: a watch that cannot list, e.g. for lack of rights, falls back to GETs.)
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), state.repos.wait_until_ready()).await;
+            let cached = state
+                .repos
+                .get(&KubeRef::new(&source.name).within(&source_ns));
+            let repo = match cached {
+                Some(repo) => Some(GitRepository::clone(&repo)),
+                None => Api::<GitRepository>::namespaced(client, &source_ns)
+                    .get_opt(&source.name)
+                    .await
+                    .map_err(read_error)?,
+            };
+            repo.map(|repo| repo.status.and_then(|s| s.artifact))
+        }
         SourceKind::OCIRepository => Api::<OCIRepository>::namespaced(client, &source_ns)
             .get_opt(&source.name)
             .await

@@ -103,7 +103,10 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
         Err(err) => status::record_failure(&mut status, err, generation, now),
     }
     status.reconcile_request.last_handled_reconcile_at = requested_at(repo.as_ref());
-    write_status(ctx, &namespace, &name, &status).await?;
+    // Only when it changed: a poll that found the same revision writes nothing.
+    if repo.status.as_ref() != Some(&status) {
+        write_status(ctx, &namespace, &name, &status).await?;
+    }
     publish_outcome(ctx, &repo, &outcome, previous_revision.as_deref()).await;
     let stats = ctx.cache.stats();
     ctx.metrics.source_cache_hits.set(stats.hits as i64);

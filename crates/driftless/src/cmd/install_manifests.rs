@@ -137,6 +137,7 @@ pub fn render(image: &ImageRef) -> anyhow::Result<ResourceList> {
         load_restrictions: LoadRestrictions::RootOnly,
         generate_missing: false,
         limits: driftless_kustomize::Limits::default(),
+        input_filter: None,
     };
     driftless_kustomize::build_with(&root.join("install"), &options)
         .context("building the embedded install manifests (config/cluster-admin)")

@@ -142,6 +142,12 @@ pub struct Args {
     /// e.g. `sharding.driftless.dev/key=shard1`).
     #[arg(long)]
     watch_label_selector: Option<String>,
+    /// How often a Kustomization reads and dry-runs every object it applies even when its
+    /// revision is unchanged and its drift watch saw no edit (e.g. `30m`, `1h`). Between
+    /// those, a periodic reconcile of an unchanged, undrifted set asks the API server
+    /// nothing; a `reconcile.driftless.dev/requestedAt` annotation forces a full one.
+    #[arg(long, default_value = "1h", value_parser = parse_interval)]
+    full_resync_interval: std::time::Duration,
     /// Bounds on what one Kustomization build may consume.
     #[command(flatten)]
     build_limits: super::build_limits::BuildLimitArgs,
@@ -412,6 +418,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                 apply_as_controller_namespaces: args.apply_as_controller_namespaces.clone(),
             },
             build_limits: args.build_limits.limits(),
+            full_resync: args.full_resync_interval,
         });
         let ready = readiness.clone();
         let apis = scoped_apis::<Kustomization>(&client, &args.watch_namespaces);
@@ -590,4 +597,9 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Parses a Go-style duration (`30s`, `1h`, `1h30m`) for a flag.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    driftless_api::duration::parse_duration(text).map_err(|e| e.to_string())
 }

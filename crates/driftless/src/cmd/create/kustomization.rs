@@ -126,7 +126,10 @@ pub fn object(args: &Args, namespace: &str) -> anyhow::Result<serde_json::Value>
         &args.name,
         KustomizationSpec {
             common_metadata: None,
+            decryption: None,
             depends_on,
+            health_check_exprs: Vec::new(),
+            kube_config: None,
             interval: args.interval.clone(),
             retry_interval: args.retry_interval.clone(),
             path: Some(args.path.clone()),

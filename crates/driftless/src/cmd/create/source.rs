@@ -88,6 +88,7 @@ pub fn object(args: &GitArgs, namespace: &str) -> anyhow::Result<serde_json::Val
             reference: Some(reference),
             ignore: args.ignore_paths.clone(),
             suspend: false,
+            verify: None,
         },
     );
     repo.metadata.namespace = Some(namespace.to_owned());
