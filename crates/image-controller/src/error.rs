@@ -181,20 +181,9 @@ impl Error {
     }
 
     /// The error for a refusal of the URL policy (other runtime errors, such as a failed
-    /// resolution, are registry or git failures of the URL in question).
+    /// resolution, are registry failures of the URL in question), as the OCI client maps it.
     pub fn from_url_refusal(error: &driftless_runtime::RuntimeError) -> Error {
-        match error {
-            driftless_runtime::RuntimeError::UrlNotAllowed { resolved, .. } => {
-                Error::UrlNotAllowed {
-                    message: error.to_string(),
-                    resolved: *resolved,
-                }
-            }
-            other => Error::Registry {
-                url: String::new(),
-                reason: other.to_string(),
-            },
-        }
+        driftless_oci::Error::from_url_refusal(error).into()
     }
 
     pub(crate) fn io(
