@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use driftless_runtime::RequestLimit;
 use kube::{Client, Config};
 
 use crate::Error;
@@ -33,17 +34,26 @@ impl Table {
 pub struct ClientCache {
     base: Config,
     controller: Client,
+    limit: RequestLimit,
     table: Arc<Mutex<Table>>,
 }
 
 impl ClientCache {
-    /// A cache deriving impersonating clients from `base` (the controller's own config).
-    pub fn new(base: Config, controller: Client) -> Self {
+    /// A cache deriving impersonating clients from `base` (the controller's own config);
+    /// every client it builds shares `limit` with the controller's own.
+    pub fn new(base: Config, controller: Client, limit: RequestLimit) -> Self {
         ClientCache {
             base,
             controller,
+            limit,
             table: Arc::default(),
         }
+    }
+
+    /// The process's bound on API requests in flight (for clients built elsewhere, such as
+    /// a remote cluster's).
+    pub fn limit(&self) -> &RequestLimit {
+        &self.limit
     }
 
     /// The controller's own client (no impersonation).
@@ -68,7 +78,7 @@ impl ClientCache {
         if let Some(client) = table.clients.get(&key) {
             return Ok(client.clone());
         }
-        let client = impersonating(&self.base, namespace, name)?;
+        let client = impersonating(&self.limit, &self.base, namespace, name)?;
         table.clients.insert(key, client.clone());
         Ok(client)
     }
@@ -100,11 +110,18 @@ impl ClientCache {
 /// A client impersonating the ServiceAccount `namespace/name`: the user name only, no
 /// `Impersonate-Group` header, so the API server derives the account's groups itself and
 /// the controller needs `impersonate` on `serviceaccounts` and nothing else.
-fn impersonating(base: &Config, namespace: &str, name: &str) -> Result<Client, Error> {
-    Client::try_from(impersonation_config(base, namespace, name)).map_err(|source| Error::Kube {
-        action: format!("building a client impersonating ServiceAccount {namespace}/{name}"),
-        source,
-    })
+fn impersonating(
+    limit: &RequestLimit,
+    base: &Config,
+    namespace: &str,
+    name: &str,
+) -> Result<Client, Error> {
+    limit
+        .client(impersonation_config(base, namespace, name))
+        .map_err(|source| Error::Kube {
+            action: format!("building a client impersonating ServiceAccount {namespace}/{name}"),
+            source,
+        })
 }
 
 fn impersonation_config(base: &Config, namespace: &str, name: &str) -> Config {
@@ -120,8 +137,9 @@ mod tests {
 
     fn cache() -> ClientCache {
         let config = Config::new("https://127.0.0.1:1".parse().expect("URL"));
-        let controller = Client::try_from(config.clone()).expect("client");
-        ClientCache::new(config, controller)
+        let limit = RequestLimit::new(4);
+        let controller = limit.client(config.clone()).expect("client");
+        ClientCache::new(config, controller, limit)
     }
 
     fn sa(namespace: &str, name: &str) -> Identity {

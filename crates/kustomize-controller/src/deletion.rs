@@ -85,26 +85,25 @@ async fn prune_inventory(ks: &Kustomization, ctx: &Context) -> Result<(), Error>
     };
     // A remote cluster's objects are deleted there (its kubeconfig read again now); the
     // resolver is a fresh one, as kinds served there may differ from here.
-    let (client, resolver) =
-        match crate::remote::remote_client(ks, ctx.clients.controller(), &identity).await {
-            Ok(Some(remote)) => (remote.client, Resolver::new()),
-            Ok(None) => (
-                ctx.clients
-                    .for_identity(&ks.uid().unwrap_or_default(), &identity)?,
-                ctx.resolver.clone(),
-            ),
-            Err(unusable) => {
-                let all: Vec<String> = entries.iter().map(describe).collect();
-                orphan(
-                    ks,
-                    ctx,
-                    &all,
-                    &format!("the remote cluster cannot be reached: {unusable}"),
-                )
-                .await;
-                return Ok(());
-            }
-        };
+    let (client, resolver) = match crate::remote::remote_client(ks, &ctx.clients, &identity).await {
+        Ok(Some(remote)) => (remote.client, Resolver::new()),
+        Ok(None) => (
+            ctx.clients
+                .for_identity(&ks.uid().unwrap_or_default(), &identity)?,
+            ctx.resolver.clone(),
+        ),
+        Err(unusable) => {
+            let all: Vec<String> = entries.iter().map(describe).collect();
+            orphan(
+                ks,
+                ctx,
+                &all,
+                &format!("the remote cluster cannot be reached: {unusable}"),
+            )
+            .await;
+            return Ok(());
+        }
+    };
     let applier = Applier::new(client.clone(), resolver.clone());
     let owner = Owner::new(ks.name_any(), ks.namespace().unwrap_or_default());
     let failures = match applier.prune(&owner, &entries).await {

@@ -236,7 +236,7 @@ async fn sync(
     let (root, rev) = source_artifact(ks, state).await?;
     *revision = Some(rev);
     // Before building: an unreachable or refused remote fails here, naming it.
-    let remote = remote::remote_client(ks, ctx.clients.controller(), &identity).await?;
+    let remote = remote::remote_client(ks, &ctx.clients, &identity).await?;
 
     let spec = ks.spec.clone();
     let build_root = root.clone();

@@ -10,7 +10,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, ResourceExt};
 
+use driftless_runtime::RequestLimit;
+
 use crate::Error;
+use crate::clients::ClientCache;
 use crate::identity::Identity;
 
 /// Largest kubeconfig accepted.
@@ -94,6 +97,7 @@ fn kubeconfig_bytes(secret: &Secret, key: Option<&str>, what: &str) -> Result<Ve
 pub async fn client_from_kubeconfig(
     bytes: &[u8],
     identity: &Identity,
+    limit: &RequestLimit,
     what: &str,
 ) -> Result<Remote, Error> {
     if bytes.len() > MAX_KUBECONFIG_BYTES {
@@ -124,7 +128,7 @@ pub async fn client_from_kubeconfig(
         config.auth_info.impersonate_groups = None;
     }
     let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|source| Error::Kube {
+    let client = limit.client(config).map_err(|source| Error::Kube {
         action: format!("building a client for remote cluster {server}"),
         source,
     })?;
@@ -135,7 +139,7 @@ pub async fn client_from_kubeconfig(
 /// controller in the Kustomization's namespace, as Flux does), checked to answer.
 pub async fn remote_client(
     ks: &Kustomization,
-    controller: &Client,
+    clients: &ClientCache,
     identity: &Identity,
 ) -> Result<Option<Remote>, Error> {
     let Some(reference) = &ks.spec.kube_config else {
@@ -144,7 +148,7 @@ pub async fn remote_client(
     let namespace = ks.namespace().unwrap_or_default();
     let name = &reference.secret_ref.name;
     let what = format!("kubeConfig Secret '{namespace}/{name}'");
-    let api: Api<Secret> = Api::namespaced(controller.clone(), &namespace);
+    let api: Api<Secret> = Api::namespaced(clients.controller().clone(), &namespace);
     let secret = api
         .get_opt(name)
         .await
@@ -154,7 +158,7 @@ pub async fn remote_client(
         })?
         .ok_or_else(|| Error::KubeConfig(format!("{what} not found")))?;
     let bytes = kubeconfig_bytes(&secret, reference.secret_ref.key.as_deref(), &what)?;
-    let remote = client_from_kubeconfig(&bytes, identity, &what).await?;
+    let remote = client_from_kubeconfig(&bytes, identity, clients.limit(), &what).await?;
     // One cheap request first: an unreachable remote fails here, naming the server, before
     // anything is built, applied or pruned.
     remote.client.apiserver_version().await.map_err(|e| {
@@ -196,6 +200,7 @@ users:
                 namespace: "apps".into(),
                 name: "deployer".into(),
             },
+            &RequestLimit::new(1),
             "Secret x",
         )
         .await
@@ -218,19 +223,29 @@ users:
             ("    client-key: /etc/key.pem\n", "client-key"),
         ] {
             let text = format!("{BASE}{user}");
-            let err = client_from_kubeconfig(text.as_bytes(), &Identity::Controller, "Secret x")
-                .await
-                .err()
-                .expect("refused")
-                .to_string();
-            assert!(err.contains(needle) && err.contains("Secret x"), "{err}");
-        }
-        let huge = vec![b'#'; MAX_KUBECONFIG_BYTES + 1];
-        let err = client_from_kubeconfig(&huge, &Identity::Controller, "Secret x")
+            let err = client_from_kubeconfig(
+                text.as_bytes(),
+                &Identity::Controller,
+                &RequestLimit::new(1),
+                "Secret x",
+            )
             .await
             .err()
             .expect("refused")
             .to_string();
+            assert!(err.contains(needle) && err.contains("Secret x"), "{err}");
+        }
+        let huge = vec![b'#'; MAX_KUBECONFIG_BYTES + 1];
+        let err = client_from_kubeconfig(
+            &huge,
+            &Identity::Controller,
+            &RequestLimit::new(1),
+            "Secret x",
+        )
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
         assert!(err.contains("exceeds"), "{err}");
     }
 }

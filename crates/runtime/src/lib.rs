@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod object;
 pub mod readiness;
 pub mod reconcile;
+pub mod request_limit;
 pub mod url_policy;
 pub mod watch;
 
@@ -18,3 +19,4 @@ pub use error::RuntimeError;
 pub use events::EventRecorder;
 pub use metrics::Metrics;
 pub use readiness::Readiness;
+pub use request_limit::RequestLimit;

@@ -148,6 +148,11 @@ pub struct Args {
     /// nothing; a `reconcile.driftless.dev/requestedAt` annotation forces a full one.
     #[arg(long, default_value = "1h", value_parser = parse_interval)]
     full_resync_interval: std::time::Duration,
+    /// Kubernetes API requests in flight at once, across every client of the process (its
+    /// own, impersonated ServiceAccounts', remote clusters'); more wait their turn. Each one
+    /// in flight holds an HTTP/1.1 connection and its buffers.
+    #[arg(long, default_value_t = 32)]
+    max_api_requests_in_flight: usize,
     /// Bounds on what one Kustomization build may consume.
     #[command(flatten)]
     build_limits: super::build_limits::BuildLimitArgs,
@@ -249,7 +254,10 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let config = kube::Config::infer()
         .await
         .context("loading Kubernetes config (in-cluster or $KUBECONFIG)")?;
-    let client = Client::try_from(config.clone()).context("building the Kubernetes client")?;
+    let request_limit = driftless_runtime::RequestLimit::new(args.max_api_requests_in_flight);
+    let client = request_limit
+        .client(config.clone())
+        .context("building the Kubernetes client")?;
     let metrics = Metrics::new()?;
     let readiness = Readiness::new(0);
     let recorder = EventRecorder::new(client.clone(), "driftless");
@@ -406,6 +414,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             clients: driftless_kustomize_controller::ClientCache::new(
                 config.clone(),
                 client.clone(),
+                request_limit.clone(),
             ),
             cache: cache.clone(),
             resolver: driftless_apply::Resolver::new(),
