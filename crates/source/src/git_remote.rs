@@ -15,6 +15,7 @@ use crate::auth::GitAuth;
 use crate::error::Error;
 use crate::limits::{FETCH_ALLOC_FLOOR, Limits};
 use crate::reference::RemoteRef;
+use crate::ssh::{SSH_LOG, ssh_command, ssh_failure_hint, ssh_log_summary};
 
 /// A remote URL with its credentials, as one fetch sees it.
 pub(crate) struct RemoteSpec<'a> {
@@ -221,7 +222,7 @@ fn configure_ssh(repo: &mut gix::Repository, spec: &RemoteSpec<'_>) -> Result<()
     if log.exists() {
         std::fs::remove_file(&log).map_err(|e| Error::storage("removing", &log, e))?;
     }
-    let command = ssh_command(identity.as_deref(), known_hosts.as_deref(), &log).ok_or_else(
+    let command = ssh_command(identity.as_deref(), known_hosts.as_deref(), Some(&log)).ok_or_else(
         || Error::InvalidAuth {
             url: spec.display_url.clone(),
             message: format!(
@@ -245,97 +246,6 @@ fn configure_ssh(repo: &mut gix::Repository, spec: &RemoteSpec<'_>) -> Result<()
         message: e.to_string(),
     })?;
     Ok(())
-}
-
-/// The `ssh` command line for git: batch mode (never a prompt), no configuration files,
-/// only `identity` offered, host keys checked strictly against `known_hosts` only
-/// (`/dev/null`, which knows no host, when absent), diagnostics appended to `log` (gix
-/// forwards only the ssh errors it recognizes; the log keeps the others, such as a changed
-/// host key). `None` when a path holds a quote.
-pub(crate) fn ssh_command(
-    identity: Option<&Path>,
-    known_hosts: Option<&Path>,
-    log: &Path,
-) -> Option<String> {
-    let quoted = |p: &Path| {
-        let text = p.display().to_string();
-        (!text.contains(['\'', '"', '\\'])).then(|| format!("'{text}'"))
-    };
-    let mut command = String::from(
-        "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes \
-         -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o IdentitiesOnly=yes",
-    );
-    match identity {
-        Some(path) => command.push_str(&format!(" -i {}", quoted(path)?)),
-        None => command.push_str(" -o IdentityFile=none"),
-    }
-    let known = match known_hosts {
-        Some(path) => quoted(path)?,
-        None => "/dev/null".to_owned(),
-    };
-    command.push_str(&format!(
-        " -o UserKnownHostsFile={known} -E {}",
-        quoted(log)?
-    ));
-    Some(command)
-}
-
-/// Name of ssh's log in the scratch directory.
-const SSH_LOG: &str = "ssh.log";
-/// The most of ssh's log read back.
-const SSH_LOG_MAX_BYTES: usize = 16 * 1024;
-
-/// The lines of an ssh log that say why a connection failed, joined, at most 500 characters
-/// (the warning banner and key-removal advice dropped).
-pub(crate) fn ssh_log_summary(log: &str) -> String {
-    const KEEP: [&str; 9] = [
-        "REMOTE HOST IDENTIFICATION HAS CHANGED",
-        "has changed and you have requested strict checking",
-        "host key is known for",
-        "Host key verification failed",
-        "Permission denied",
-        "Connection refused",
-        "Connection timed out",
-        "Could not resolve",
-        "Connection closed",
-    ];
-    let start = log.len().saturating_sub(SSH_LOG_MAX_BYTES);
-    let tail = log.get(start..).unwrap_or(log);
-    let summary = tail
-        .lines()
-        .filter(|line| KEEP.iter().any(|k| line.contains(k)))
-        .map(|line| line.trim_matches(|c: char| c == '@' || c.is_whitespace()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    match summary.char_indices().nth(500) {
-        Some((end, _)) => format!("{}…", &summary[..end]),
-        None => summary,
-    }
-}
-
-/// A sentence to add to an ssh failure that ssh itself explains poorly: a host key that no
-/// longer matches `known_hosts`, or a host with no entry at all.
-fn ssh_failure_hint(message: &str, has_known_hosts: bool) -> Option<&'static str> {
-    if message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-        || message.contains("differs from the key for the IP address")
-    {
-        return Some(
-            "the host's key does not match the secret's known_hosts (refused: the host key \
-             changed, or someone is in the middle); if the change is expected, gather the new \
-             key again (driftless create secret git) and update the secret",
-        );
-    }
-    if message.contains("Host key verification failed") || message.contains("host key is known for")
-    {
-        return Some(if has_known_hosts {
-            "the host's key is not in the secret's known_hosts (host key verification is always \
-             strict); add the host's key, e.g. with driftless create secret git"
-        } else {
-            "the secret has no known_hosts key: an ssh:// URL needs the host's keys (host key \
-             verification is always strict); driftless create secret git gathers them"
-        });
-    }
-    None
 }
 
 /// HTTP transport options carrying the bearer token and CA bundle.
@@ -547,82 +457,6 @@ pub(crate) fn fetch_refs(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssh_is_strict_with_or_without_known_hosts() {
-        let log = Path::new("/c/ssh.log");
-        let none = ssh_command(None, None, log).unwrap();
-        for option in [
-            "-F /dev/null",
-            "BatchMode=yes",
-            "StrictHostKeyChecking=yes",
-            "UserKnownHostsFile=/dev/null",
-            "GlobalKnownHostsFile=/dev/null",
-            "IdentityFile=none",
-        ] {
-            assert!(none.contains(option), "{option} missing: {none}");
-        }
-        assert!(
-            !none.contains("accept-new") && !none.contains("StrictHostKeyChecking=no"),
-            "{none}"
-        );
-        let both = ssh_command(
-            Some(Path::new("/c/identity")),
-            Some(Path::new("/c/kh")),
-            log,
-        )
-        .unwrap();
-        assert!(both.contains("-i '/c/identity'") && both.contains("UserKnownHostsFile='/c/kh'"));
-        assert!(both.contains("-E '/c/ssh.log'"), "{both}");
-        assert!(ssh_command(Some(Path::new("/c/x'; rm -rf /'")), None, log).is_none());
-    }
-
-    #[test]
-    fn ssh_host_key_failures_get_a_hint() {
-        let changed = "@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.";
-        assert!(
-            ssh_failure_hint(changed, true)
-                .unwrap()
-                .contains("does not match")
-        );
-        let unknown = "No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.";
-        assert!(
-            ssh_failure_hint(unknown, true)
-                .unwrap()
-                .contains("not in the secret's known_hosts")
-        );
-        assert!(
-            ssh_failure_hint(unknown, false)
-                .unwrap()
-                .contains("has no known_hosts")
-        );
-        assert!(ssh_failure_hint("Permission denied (publickey).", true).is_none());
-    }
-
-    #[test]
-    fn ssh_logs_are_summarized_without_the_banner() {
-        let log = "@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
-                   IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n\
-                   Offending ED25519 key in /x/known_hosts:1\n\
-                   Host key for [127.0.0.1]:2299 has changed and you have requested strict checking.\n\
-                   Host key verification failed.\n";
-        let summary = ssh_log_summary(log);
-        assert_eq!(
-            summary,
-            "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! Host key for [127.0.0.1]:2299 has \
-             changed and you have requested strict checking. Host key verification failed."
-        );
-        assert_eq!(
-            ssh_log_summary("git@h: Permission denied (publickey).\n"),
-            "git@h: Permission denied (publickey)."
-        );
-        assert!(
-            ssh_log_summary(&"Permission denied ".repeat(10_000))
-                .chars()
-                .count()
-                <= 501
-        );
-    }
 
     #[test]
     fn display_url_drops_user_info() {

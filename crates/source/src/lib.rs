@@ -18,6 +18,7 @@ mod limits;
 mod lru_index;
 mod reference;
 pub mod signature;
+pub mod ssh;
 mod tar_import;
 mod tarball;
 pub use tarball::write_tarball;

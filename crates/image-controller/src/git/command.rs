@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine;
+use driftless_source::ssh::{SSH_LOG, ssh_command, ssh_failure_summary};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -239,7 +240,12 @@ impl Git {
             .ssh_log
             .as_ref()
             .and_then(|log| std::fs::read(log).ok())
-            .map(|log| ssh_log_summary(&String::from_utf8_lossy(&log)))
+            .map(|log| {
+                ssh_failure_summary(
+                    &String::from_utf8_lossy(&log),
+                    self.credentials.known_hosts.is_some(),
+                )
+            })
             .unwrap_or_default();
         if !ssh.is_empty() {
             message = format!("ssh: {ssh}; {message}");
@@ -280,80 +286,6 @@ async fn write_private(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, 
         .await
         .map_err(Error::io("writing", path))?;
     Ok(path.to_path_buf())
-}
-
-/// The `ssh` command git runs: batch mode (never a prompt), no configuration files, only
-/// `identity` offered, host keys checked strictly against `known_hosts` only (`/dev/null`,
-/// which knows no host, when absent): never `accept-new`; diagnostics appended to `log`
-/// (read back by [`ssh_log_summary`]). `None` when a path holds a quote. The source
-/// controller builds the same command for fetching (crates/source).
-pub fn ssh_command(
-    identity: Option<&Path>,
-    known_hosts: Option<&Path>,
-    log: Option<&Path>,
-) -> Option<String> {
-    let quoted = |p: &Path| {
-        let text = p.display().to_string();
-        (!text.contains(['\'', '"', '\\'])).then(|| format!("'{text}'"))
-    };
-    let mut command = String::from(
-        "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes \
-         -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o IdentitiesOnly=yes",
-    );
-    match identity {
-        Some(path) => command.push_str(&format!(" -i {}", quoted(path)?)),
-        None => command.push_str(" -o IdentityFile=none"),
-    }
-    let known = match known_hosts {
-        Some(path) => quoted(path)?,
-        None => "/dev/null".to_owned(),
-    };
-    command.push_str(&format!(" -o UserKnownHostsFile={known}"));
-    if let Some(log) = log {
-        command.push_str(&format!(" -E {}", quoted(log)?));
-    }
-    Some(command)
-}
-
-/// Name of ssh's log beside a working clone.
-const SSH_LOG: &str = "ssh.log";
-
-/// The lines of an ssh log that say why a connection failed (a refused key, a changed or
-/// unknown host key, an unreachable host), joined, at most 500 characters; a changed or
-/// unknown host key gets a sentence saying what to do.
-pub fn ssh_log_summary(log: &str) -> String {
-    const KEEP: [&str; 9] = [
-        "REMOTE HOST IDENTIFICATION HAS CHANGED",
-        "has changed and you have requested strict checking",
-        "host key is known for",
-        "Host key verification failed",
-        "Permission denied",
-        "Connection refused",
-        "Connection timed out",
-        "Could not resolve",
-        "Connection closed",
-    ];
-    let tail = log
-        .get(log.len().saturating_sub(16 * 1024)..)
-        .unwrap_or(log);
-    let mut summary = tail
-        .lines()
-        .filter(|line| KEEP.iter().any(|k| line.contains(k)))
-        .map(|line| line.trim_matches(|c: char| c == '@' || c.is_whitespace()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if summary.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
-        summary = format!(
-            "the host's key does not match the secret's known_hosts (refused: the host key \
-             changed, or someone is in the middle): {summary}"
-        );
-    } else if summary.contains("host key is known for") {
-        summary = format!("the host's key is not in the secret's known_hosts: {summary}");
-    }
-    match summary.char_indices().nth(500) {
-        Some((end, _)) => format!("{}…", &summary[..end]),
-        None => summary,
-    }
 }
 
 /// What an invocation does, for errors: `git push to origin (branch main)`. Never the
@@ -442,36 +374,6 @@ mod tests {
             ]),
             "git commit"
         );
-    }
-
-    #[test]
-    fn ssh_command_is_strict_and_refuses_quotes() {
-        let none = ssh_command(None, None, None).unwrap();
-        assert!(none.contains("StrictHostKeyChecking=yes"), "{none}");
-        assert!(none.contains("UserKnownHostsFile=/dev/null"), "{none}");
-        assert!(none.contains("IdentityFile=none"), "{none}");
-        assert!(!none.contains("accept-new"), "{none}");
-        let both = ssh_command(
-            Some(Path::new("/s/a.ssh/identity")),
-            Some(Path::new("/s/a.ssh/known_hosts")),
-            Some(Path::new("/s/a.ssh/ssh.log")),
-        )
-        .unwrap();
-        assert!(both.contains("-E '/s/a.ssh/ssh.log'"), "{both}");
-        assert!(both.contains("-i '/s/a.ssh/identity'"), "{both}");
-        assert!(
-            both.contains("UserKnownHostsFile='/s/a.ssh/known_hosts'"),
-            "{both}"
-        );
-        assert!(ssh_command(Some(Path::new("/s/it's/identity")), None, None).is_none());
-        let changed = "@@@\n@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @\n\
-                       Offending ED25519 key in /s/known_hosts:1\nHost key verification failed.\n";
-        let summary = ssh_log_summary(changed);
-        assert!(
-            summary.starts_with("the host's key does not match"),
-            "{summary}"
-        );
-        assert!(!summary.contains("Offending"), "{summary}");
     }
 
     #[test]

@@ -5,8 +5,6 @@ mod command;
 mod transport;
 pub mod working_clone;
 
-pub use command::{
-    Git, GitCredentials, GitOutput, Transport, error_line, operation, ssh_command, ssh_log_summary,
-};
+pub use command::{Git, GitCredentials, GitOutput, Transport, error_line, operation};
 pub use transport::transport_for;
 pub use working_clone::{Author, WorkingClone, WorkingClones, clone_dir};

@@ -41,6 +41,7 @@ pub struct Remote {
     branch: String,
     ssh_command: String,
     ssh_log: PathBuf,
+    known_hosts: bool,
     basic_header: Option<String>,
     scratch: TempDir,
 }
@@ -72,8 +73,8 @@ impl Remote {
             Some(hosts) => Some(write_private("known_hosts", hosts)?),
             None => None,
         };
-        let ssh_log = scratch.path().join("ssh.log");
-        let ssh_command = driftless_image_controller::git::ssh_command(
+        let ssh_log = scratch.path().join(driftless_source::ssh::SSH_LOG);
+        let ssh_command = driftless_source::ssh::ssh_command(
             identity.as_deref(),
             known_hosts.as_deref(),
             Some(&ssh_log),
@@ -91,6 +92,7 @@ impl Remote {
             branch: branch.to_owned(),
             ssh_command,
             ssh_log,
+            known_hosts: known_hosts.is_some(),
             basic_header,
             scratch,
         })
@@ -136,8 +138,10 @@ impl Remote {
         let mut why =
             driftless_image_controller::git::error_line(&String::from_utf8_lossy(&output.stderr));
         if let Ok(log) = std::fs::read(&self.ssh_log) {
-            let ssh =
-                driftless_image_controller::git::ssh_log_summary(&String::from_utf8_lossy(&log));
+            let ssh = driftless_source::ssh::ssh_failure_summary(
+                &String::from_utf8_lossy(&log),
+                self.known_hosts,
+            );
             if !ssh.is_empty() {
                 why = format!("ssh: {ssh}; {why}");
             }
