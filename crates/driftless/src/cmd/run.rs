@@ -415,7 +415,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                 config.clone(),
                 client.clone(),
                 request_limit.clone(),
-            ),
+            )?,
             cache: cache.clone(),
             resolver: driftless_apply::Resolver::new(),
             recorder: recorder.clone(),
