@@ -89,6 +89,15 @@ pub struct GitRepositorySpec {
     /// verified artifact stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<GitRepositoryVerification>,
+
+    /// Directories to check out, e.g. `[charts, ./kustomize]`: only their contents go
+    /// into the artifact (paths relative to the repository root; a leading `./` is
+    /// trimmed; a directory matches at path component boundaries, so `charts` does not
+    /// take `charts2/`). A directory missing from the commit makes the GitRepository
+    /// Ready=False naming it; `..`, absolute paths and `.git` are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub sparse_checkout: Vec<String>,
 }
 
 /// `spec.verify`: which objects must be signed, and by whom.
@@ -163,6 +172,9 @@ pub struct GitRepositoryStatus {
     /// The ignore rules the current artifact was built with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_ignore: Option<String>,
+    /// The `spec.sparseCheckout` the current artifact was built with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed_sparse_checkout: Vec<String>,
     /// The `spec.verify.mode` the current artifact was verified with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_verification_mode: Option<GitVerificationMode>,

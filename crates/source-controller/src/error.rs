@@ -88,6 +88,7 @@ impl Error {
                 e,
                 driftless_source::Error::InvalidUrl { .. }
                     | driftless_source::Error::InvalidReference(_)
+                    | driftless_source::Error::IllegalPath { .. }
                     | driftless_source::Error::Verification {
                         reason: "InvalidVerificationMode",
                         ..

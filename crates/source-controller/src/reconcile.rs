@@ -82,13 +82,7 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
                 status.artifact.as_ref(),
                 now,
             );
-            status::record_success(
-                &mut status,
-                published,
-                generation,
-                repo.spec.ignore.clone(),
-                now,
-            );
+            status::record_success(&mut status, published, generation, &repo.spec, now);
             status::record_verification(
                 &mut status,
                 repo.spec

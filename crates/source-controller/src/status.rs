@@ -38,6 +38,7 @@ pub fn fetch_request(
     let mut req = FetchRequest::new(spec.url.clone(), reference);
     req.auth = auth;
     req.ignore = spec.ignore.clone();
+    req.sparse_checkout = spec.sparse_checkout.clone();
     req.timeout = timeout;
     Ok(req)
 }
@@ -75,19 +76,20 @@ pub fn status_artifact(
     }
 }
 
-/// Records a successful fetch.
+/// Records a successful fetch of `spec` (its content fields become the observed ones).
 pub fn record_success(
     status: &mut GitRepositoryStatus,
     artifact: StatusArtifact,
     generation: Option<i64>,
-    ignore: Option<String>,
+    spec: &GitRepositorySpec,
     now: Timestamp,
 ) {
     let message = format!("stored artifact for revision '{}'", artifact.revision);
     conditions_on_success(&mut status.conditions, &message, generation, now);
     status.artifact = Some(artifact);
     status.observed_generation = generation;
-    status.observed_ignore = ignore;
+    status.observed_ignore = spec.ignore.clone();
+    status.observed_sparse_checkout = spec.sparse_checkout.clone();
 }
 
 /// Sets the conditions of a source that stored an artifact: Ready and ArtifactInStorage
@@ -240,6 +242,7 @@ mod tests {
             ignore: Some("*.md".into()),
             suspend: false,
             verify: None,
+            sparse_checkout: Vec::new(),
         }
     }
 
@@ -322,7 +325,7 @@ mod tests {
             None,
             now,
         );
-        record_success(&mut status, a.clone(), Some(1), None, now);
+        record_success(&mut status, a.clone(), Some(1), &spec(), now);
         assert!(condition::is_ready(&status.conditions));
         let err = Error::Source(driftless_source::Error::Remote {
             url: "https://git.example".into(),

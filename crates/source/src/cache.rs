@@ -92,6 +92,9 @@ pub struct FetchRequest {
     pub owner: Option<OwnerKey>,
     /// `spec.verify`: signatures to check before anything is checked out.
     pub verify: Option<Verification>,
+    /// `spec.sparseCheckout`: only these directories go into the artifact (all when
+    /// empty). Checked and normalized by the cache; a hostile path is refused.
+    pub sparse_checkout: Vec<String>,
 }
 
 /// What `spec.verify` asks: which objects must carry a signature of a trusted key.
@@ -124,6 +127,7 @@ impl std::fmt::Debug for FetchRequest {
             .field("timeout", &self.timeout)
             .field("owner", &self.owner)
             .field("verify", &self.verify)
+            .field("sparse_checkout", &self.sparse_checkout)
             .finish()
     }
 }
@@ -139,17 +143,33 @@ impl FetchRequest {
             timeout: DEFAULT_TIMEOUT,
             owner: None,
             verify: None,
+            sparse_checkout: Vec::new(),
         }
+    }
+
+    /// `sparse_checkout` checked and normalized, outermost directories only, sorted.
+    /// A directory naming the root means the whole tree (empty).
+    pub(crate) fn sparse_dirs(&self) -> Result<Vec<String>, Error> {
+        let mut dirs = Vec::new();
+        for (i, raw) in self.sparse_checkout.iter().enumerate() {
+            let dir = Error::checked_path(format!("spec.sparseCheckout[{i}]"), raw)?;
+            if dir.is_empty() {
+                return Ok(Vec::new());
+            }
+            dirs.push(dir);
+        }
+        Ok(crate::relative_path::outermost(dirs))
     }
 
     /// Single-flight key: requests with equal keys share one fetch. Credentials are
     /// part of it so nobody rides on someone else's access.
     fn flight_key(&self) -> String {
         format!(
-            "{}\n{:?}\n{:?}\n{}\n{:?}",
+            "{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}",
             self.url,
             self.reference,
             self.ignore,
+            self.sparse_checkout,
             self.auth
                 .as_ref()
                 .map(GitAuth::fingerprint)
@@ -438,6 +458,17 @@ fn verify_signatures(
     Ok(format!("verified signature of {}", verified.join(" and ")))
 }
 
+/// The `keys/` name of one commit checked out with `ignore` rules and `sparse` directories.
+/// Without sparse directories it is `<commit>-<ignore hash>`, as before they existed.
+fn content_key(commit: &str, ignore: Option<&str>, sparse: &[String]) -> String {
+    let ignore = short_hash(ignore.unwrap_or_default());
+    if sparse.is_empty() {
+        format!("{commit}-{ignore}")
+    } else {
+        format!("{commit}-{ignore}-{}", short_hash(&sparse.join("\0")))
+    }
+}
+
 /// The directory name of the mirror of `url` (also the key of its lock and use record).
 fn mirror_key(url: &str) -> String {
     short_hash(url)[..32].to_owned()
@@ -641,12 +672,14 @@ impl SourceCache {
 
     async fn fetch_uncached(&self, req: FetchRequest) -> Result<Artifact, Error> {
         let plan = req.reference.plan()?;
+        // Spec paths are checked before anything touches the network or the disk.
+        let sparse = req.sparse_dirs()?;
         let guard = self.lock_mirror(&req.url).await;
         let inner = self.inner.clone();
         let req2 = req.clone();
         self.run_blocking(&req, move |interrupt| {
             let _guard = guard;
-            inner.fetch_blocking(&req2, &plan, interrupt)
+            inner.fetch_blocking(&req2, &plan, &sparse, interrupt)
         })
         .await
     }
@@ -914,6 +947,7 @@ impl Inner {
         &self,
         req: &FetchRequest,
         plan: &Plan,
+        sparse: &[String],
         interrupt: &AtomicBool,
     ) -> Result<Artifact, Error> {
         let url_shown = display_url(&req.url);
@@ -1024,10 +1058,7 @@ impl Inner {
             )?),
             None => None,
         };
-        let key = format!(
-            "{commit}-{}",
-            short_hash(req.ignore.as_deref().unwrap_or_default())
-        );
+        let key = content_key(&commit.to_string(), req.ignore.as_deref(), sparse);
         if let Some(mut artifact) = self.lookup(&key, &resolved) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             artifact.verified = verified;
@@ -1038,6 +1069,7 @@ impl Inner {
             &repo,
             commit,
             req.ignore.as_deref(),
+            sparse,
             &url_shown,
             &self.limits,
         )?;

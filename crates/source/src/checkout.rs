@@ -133,6 +133,49 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// Walk only the subtrees at `dirs`, with their ancestor directories listed once each
+    /// (so ignore rules on an ancestor still apply below it).
+    fn sparse(&mut self, root: ObjectId, dirs: &[String]) -> Result<(), Error> {
+        let repo = self.repo;
+        let root = repo
+            .find_tree(root)
+            .map_err(|e| mirror_err(repo.path(), self.url, format!("tree {root}: {e}")))?;
+        let mut listed = std::collections::HashSet::new();
+        for dir in dirs {
+            let missing = |message: &str| Error::SparseCheckout {
+                url: self.url.to_owned(),
+                commit: self.commit.to_string(),
+                path: dir.clone(),
+                message: message.to_owned(),
+            };
+            let entry = root
+                .lookup_entry_by_path(dir.as_str())
+                .map_err(|e| mirror_err(repo.path(), self.url, format!("{dir}: {e}")))?
+                .ok_or_else(|| missing("does not exist in repository"))?;
+            if !entry.mode().is_tree() {
+                return Err(missing("is not a directory"));
+            }
+            let mut ancestor = String::new();
+            let mut depth = 0;
+            for part in dir.split('/') {
+                if !ancestor.is_empty() {
+                    ancestor.push('/');
+                }
+                ancestor.push_str(part);
+                depth += 1;
+                if listed.insert(ancestor.clone()) {
+                    self.out.push(TreeEntry {
+                        path: ancestor.clone(),
+                        kind: Kind::Dir,
+                        id: ObjectId::null(gix::hash::Kind::Sha1),
+                    });
+                }
+            }
+            self.tree(entry.object_id(), dir, depth + 1)?;
+        }
+        Ok(())
+    }
+
     /// The size of blob `id` at `path` from its object header (nothing is inflated),
     /// refused beyond `max_file_bytes`.
     fn blob_size(&self, id: ObjectId, path: &str) -> Result<u64, Error> {
@@ -155,10 +198,15 @@ impl Walk<'_> {
 /// List the files of `commit` that survive Flux's default excludes, the tree's
 /// `.sourceignore` files and `spec_ignore`, after checking every tree entry's name and
 /// every file's size against `limits` (from object headers: nothing large is inflated).
+///
+/// With `sparse` (normalized directories, none inside another; see
+/// [`crate::relative_path`]) only the trees below those directories are walked, as
+/// `spec.sparseCheckout` asks; a directory the commit does not have is refused.
 pub(crate) fn list_commit(
     repo: &gix::Repository,
     commit: ObjectId,
     spec_ignore: Option<&str>,
+    sparse: &[String],
     url: &str,
     limits: &Limits,
 ) -> Result<Listing, Error> {
@@ -173,7 +221,11 @@ pub(crate) fn list_commit(
         limits,
         out: Vec::new(),
     };
-    walk.tree(tree, "", 1)?;
+    if sparse.is_empty() {
+        walk.tree(tree, "", 1)?;
+    } else {
+        walk.sparse(tree, sparse)?;
+    }
     let entries = std::mem::take(&mut walk.out);
 
     let mut sourceignores = Vec::new();

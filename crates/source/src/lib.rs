@@ -17,6 +17,7 @@ mod ignore_rules;
 mod limits;
 mod lru_index;
 mod reference;
+pub mod relative_path;
 pub mod signature;
 mod tar_import;
 mod tarball;

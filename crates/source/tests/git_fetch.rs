@@ -441,3 +441,73 @@ fn fetch_request_debug_redacts_credentials() {
     }
     assert!(shown.contains("https://git.example/a"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_checkout_keeps_only_the_named_directories() {
+    let repo = Repo::new("sparse");
+    let sha = repo.commit(
+        &[
+            ("charts/app/values.yaml", "v: 1\n"),
+            ("charts2/other.yaml", "v: 2\n"),
+            ("charts.yaml", "v: 3\n"),
+            ("kustomize/base/ks.yaml", "k: 1\n"),
+            ("kustomize/base/README.md", "readme\n"),
+            ("kustomize/.sourceignore", "*.md\n"),
+            ("root.yaml", "r: 1\n"),
+        ],
+        "initial",
+    );
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::open(cache_dir.path(), GIB).unwrap();
+    let full = cache
+        .fetch(FetchRequest::new(repo.file_url(), GitRef::branch("main")))
+        .await
+        .unwrap();
+
+    let mut req = FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+    req.sparse_checkout = vec!["./charts/".into(), "kustomize".into(), "charts/app".into()];
+    let sparse = cache.fetch(req.clone()).await.unwrap();
+    assert_eq!(sparse.revision, format!("main@sha1:{sha}"));
+    assert_ne!(sparse.digest, full.digest);
+    // Component boundaries: charts2/ and charts.yaml are not in charts/; the
+    // .sourceignore inside a sparse directory still applies.
+    assert_eq!(
+        files(&sparse.path),
+        vec![
+            "charts/app/values.yaml",
+            "kustomize/.sourceignore",
+            "kustomize/base/ks.yaml"
+        ]
+    );
+    // The same spelling again is a cache hit with the same digest.
+    let again = cache.fetch(req).await.unwrap();
+    assert_eq!(again.digest, sparse.digest);
+
+    // A directory the commit lacks, or a file, is refused naming it.
+    for (dir, why) in [
+        ("missing", "does not exist"),
+        ("root.yaml", "is not a directory"),
+    ] {
+        let mut req = FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+        req.sparse_checkout = vec!["charts".into(), dir.into()];
+        let err = cache.fetch(req).await.unwrap_err();
+        assert!(matches!(err, Error::SparseCheckout { .. }), "{err:?}");
+        assert_eq!(err.reason(), "GitOperationFailed");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("'{dir}'")) && message.contains(why),
+            "{message}"
+        );
+    }
+
+    // Escapes are refused before any git work.
+    let fetches = cache.stats().ref_lists;
+    for bad in ["../charts", "/etc", "charts/../../x", ".git"] {
+        let mut req = FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+        req.sparse_checkout = vec![bad.into()];
+        let err = cache.fetch(req).await.unwrap_err();
+        assert_eq!(err.reason(), "IllegalPath", "{bad}: {err}");
+        assert!(err.to_string().contains("spec.sparseCheckout[0]"), "{err}");
+    }
+    assert_eq!(cache.stats().ref_lists, fetches, "no remote contacted");
+}

@@ -248,6 +248,7 @@ fn git_repository(args: &CreateArgs, url: &str) -> GitRepository {
             ignore: None,
             suspend: false,
             verify: None,
+            sparse_checkout: Vec::new(),
         },
     );
     repo.metadata = metadata(args, &args.name);

@@ -89,6 +89,7 @@ pub fn object(args: &GitArgs, namespace: &str) -> anyhow::Result<serde_json::Val
             ignore: args.ignore_paths.clone(),
             suspend: false,
             verify: None,
+            sparse_checkout: Vec::new(),
         },
     );
     repo.metadata.namespace = Some(namespace.to_owned());
