@@ -159,3 +159,194 @@ async fn sparse_checkout_narrows_the_artifact_and_refuses_missing_or_escaping_di
         );
     }
 }
+
+fn condition_of(repo: &GitRepository, kind: &str) -> Option<(String, String, String)> {
+    repo.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+fn included_revisions(repo: &GitRepository) -> Vec<String> {
+    repo.status
+        .as_ref()
+        .map(|s| {
+            s.included_artifacts
+                .iter()
+                .map(|a| a.revision.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn include_copies_other_artifacts_follows_their_changes_and_refuses_cycles_and_escapes() {
+    let plane = ControlPlane::shared().await.unwrap();
+    let client = plane.client().unwrap();
+    install_crds(&client).await;
+    let ns = TestNamespace::create(plane, "git-include").await.unwrap();
+    let server = GitServer::start().unwrap();
+    for repo in ["app", "lib"] {
+        server.create_repo(repo).unwrap();
+    }
+    let (app_url, lib_url) = (server.git_url("app"), server.git_url("lib"));
+    let app_commit = server
+        .push_files(
+            &app_url,
+            "main",
+            &[("deploy/app.yaml", "kind: App\n")],
+            "app",
+        )
+        .unwrap();
+    let lib_commit = server
+        .push_files(
+            &lib_url,
+            "main",
+            &[
+                ("base/cm.yaml", "kind: ConfigMap\n"),
+                ("other.yaml", "o: 1\n"),
+            ],
+            "lib",
+        )
+        .unwrap();
+    let driftless = Driftless::start(plane, &[ns.name()], &["--controllers=source"])
+        .await
+        .unwrap();
+    let api: Api<GitRepository> = Api::namespaced(client.clone(), ns.name());
+    apply_yaml(&api, &repository_yaml("lib", &lib_url, "")).await;
+    // A long interval: the includer must follow the included repository by its watch.
+    let app_spec = |include: &str| {
+        format!(
+            "apiVersion: source.driftless.dev/v1\nkind: GitRepository\nmetadata: {{name: app}}\nspec:\n  url: '{app_url}'\n  interval: 10m\n  ref: {{branch: main}}\n  include:\n{include}"
+        )
+    };
+    let good_include = "  - repository: {name: lib}\n    fromPath: ./base\n    toPath: deploy/vendor\n  - repository: {name: lib}\n";
+    apply_yaml(&api, &app_spec(good_include)).await;
+    let lib_revision = format!("main@sha1:{lib_commit}");
+    let repo = wait_repo(&api, "app", "app with lib included", |r| {
+        included_revisions(r) == [lib_revision.clone(), lib_revision.clone()]
+    })
+    .await;
+    assert_eq!(
+        artifact_revision(&repo),
+        Some(format!("main@sha1:{app_commit}")),
+        "the revision stays the includer's commit"
+    );
+    assert_eq!(
+        files(&artifact_dir(&driftless, &repo)),
+        vec![
+            "deploy/app.yaml",
+            "deploy/vendor/cm.yaml",
+            "lib/base/cm.yaml",
+            "lib/other.yaml"
+        ]
+    );
+    assert_eq!(repo.status.as_ref().unwrap().observed_include.len(), 2);
+    let first_digest = digest_of(&repo);
+
+    // A new commit of the included repository: a new artifact of the includer, same revision.
+    let lib_second = server
+        .push_files(&lib_url, "main", &[("other.yaml", "o: 2\n")], "lib 2")
+        .unwrap();
+    apply_yaml(
+        &api,
+        &format!(
+            "apiVersion: source.driftless.dev/v1\nkind: GitRepository\nmetadata: {{name: lib, annotations: {{reconcile.driftless.dev/requestedAt: now-1}}}}\nspec: {{url: '{lib_url}', interval: 1m, ref: {{branch: main}}}}\n"
+        ),
+    )
+    .await;
+    let lib_revision = format!("main@sha1:{lib_second}");
+    let repo = wait_repo(&api, "app", "app following lib's new commit", |r| {
+        included_revisions(r).first() == Some(&lib_revision)
+    })
+    .await;
+    assert_ne!(digest_of(&repo), first_digest, "new content, new digest");
+    assert_eq!(
+        artifact_revision(&repo),
+        Some(format!("main@sha1:{app_commit}"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(artifact_dir(&driftless, &repo).join("lib/other.yaml")).unwrap(),
+        "o: 2\n"
+    );
+    let good_digest = digest_of(&repo);
+
+    // An include that does not exist: Ready=False naming it, IncludeUnavailable, artifact kept.
+    apply_yaml(&api, &app_spec("  - repository: {name: ghost}\n")).await;
+    let repo = wait_repo(&api, "app", "the missing include reported", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            "include 'ghost'",
+        )
+    })
+    .await;
+    assert_eq!(reason_of(&repo), "NotFound");
+    let unavailable = condition_of(&repo, "IncludeUnavailable").expect("IncludeUnavailable");
+    assert_eq!(
+        (unavailable.0.as_str(), unavailable.1.as_str()),
+        ("True", "NotFound")
+    );
+    assert_eq!(digest_of(&repo), good_digest, "the last artifact stays");
+
+    // toPath out of the artifact: refused by field, Stalled, nothing written outside.
+    apply_yaml(
+        &api,
+        &app_spec("  - repository: {name: lib}\n    toPath: ../../../outside\n"),
+    )
+    .await;
+    let repo = wait_repo(&api, "app", "the escaping toPath refused", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            "spec.include[0].toPath",
+        )
+    })
+    .await;
+    assert_eq!(reason_of(&repo), "IllegalPath");
+    assert_eq!(
+        condition_of(&repo, "Stalled").map(|c| c.0),
+        Some("True".into())
+    );
+    assert_eq!(digest_of(&repo), good_digest);
+    assert!(!driftless.storage_dir().join("outside").exists());
+    assert!(!driftless.storage_dir().join("cache/outside").exists());
+
+    // Self-include and a cycle: refused, Stalled, naming the cycle.
+    apply_yaml(&api, &app_spec("  - repository: {name: app}\n")).await;
+    let repo = wait_repo(&api, "app", "the self-include refused", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            "includes itself",
+        )
+    })
+    .await;
+    assert_eq!(reason_of(&repo), "InvalidSpec");
+    apply_yaml(
+        &api,
+        &repository_yaml(
+            "ring-b",
+            &lib_url,
+            "  include:\n  - repository: {name: ring-a}\n",
+        ),
+    )
+    .await;
+    apply_yaml(
+        &api,
+        &repository_yaml(
+            "ring-a",
+            &lib_url,
+            "  include:\n  - repository: {name: ring-b}\n",
+        ),
+    )
+    .await;
+    let repo = wait_repo(&api, "ring-a", "the cycle refused", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            "include cycle ring-a -> ring-b -> ring-a",
+        )
+    })
+    .await;
+    assert_eq!(reason_of(&repo), "InvalidSpec");
+    assert!(repo.status.as_ref().unwrap().artifact.is_none());
+}

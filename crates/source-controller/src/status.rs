@@ -90,6 +90,8 @@ pub fn record_success(
     status.observed_generation = generation;
     status.observed_ignore = spec.ignore.clone();
     status.observed_sparse_checkout = spec.sparse_checkout.clone();
+    status.observed_include = spec.include.clone();
+    condition::remove_condition(&mut status.conditions, condition::INCLUDE_UNAVAILABLE);
 }
 
 /// Sets the conditions of a source that stored an artifact: Ready and ArtifactInStorage
@@ -136,6 +138,19 @@ pub fn record_failure(
         Error::Source(e) => matches!(e, driftless_source::Error::Verification { .. }),
         _ => false,
     };
+    if let Error::IncludeUnavailable { reason, message } = err {
+        condition::set_condition(
+            &mut status.conditions,
+            condition::INCLUDE_UNAVAILABLE,
+            Status::True,
+            reason,
+            message,
+            generation,
+            now,
+        );
+    } else {
+        condition::remove_condition(&mut status.conditions, condition::INCLUDE_UNAVAILABLE);
+    }
     if verification_failed {
         condition::set_condition(
             &mut status.conditions,
@@ -243,6 +258,7 @@ mod tests {
             suspend: false,
             verify: None,
             sparse_checkout: Vec::new(),
+            include: Vec::new(),
         }
     }
 

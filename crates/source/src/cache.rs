@@ -202,6 +202,18 @@ pub struct ImportRequest {
     pub keep_tarball: bool,
 }
 
+/// What [`SourceCache::compose`] builds: `spec.include`'s artifacts copied into a fetched
+/// artifact.
+#[derive(Debug, Clone)]
+pub struct ComposeRequest {
+    /// The artifact of the including repository's own checkout.
+    pub base: Artifact,
+    /// The includes, in spec order (later ones may not overwrite earlier ones).
+    pub includes: Vec<crate::compose::IncludedArtifact>,
+    /// `spec.ignore` of the including repository, applied over the whole result.
+    pub ignore: Option<String>,
+}
+
 /// A checked-out source, ready to read from [`Artifact::path`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -712,6 +724,44 @@ impl SourceCache {
         result
     }
 
+    /// The artifact of `req.base` with each include's artifact (sub)tree copied in at its
+    /// `toPath`, and the base's ignore rules applied to the whole (as Flux archives it). The
+    /// revision and commit stay the base's; the digest is that of the combined content, so it
+    /// changes whenever an included artifact's content does. Paths are checked before
+    /// anything is read; a `toPath` that already exists, a missing `fromPath`, an included
+    /// artifact not in the cache or a combined tree over the limits is refused and nothing
+    /// is written. Requests with equal inputs share one composition.
+    pub async fn compose(&self, req: ComposeRequest) -> Result<Artifact, Error> {
+        let mut key = format!("compose\n{}\n{:?}", req.base.digest, req.ignore);
+        for inc in &req.includes {
+            key.push_str(&format!(
+                "\n{}\n{}\n{:?}\n{:?}",
+                inc.name, inc.digest, inc.from_path, inc.to_path
+            ));
+        }
+        let flight: Flight = lock(&self.inner.flights)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let guard = FlightGuard {
+            inner: &self.inner,
+            key: key.clone(),
+            flight,
+        };
+        let inner = self.inner.clone();
+        let result = guard
+            .flight
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || inner.compose_blocking(&req, &key))
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))?
+            })
+            .await
+            .clone();
+        drop(guard);
+        result
+    }
+
     /// A fresh path in the cache's staging directory (same filesystem as the artifacts), for
     /// downloads the caller then hands to [`SourceCache::import_tar_gz`]. Emptied on open.
     pub fn staging_path(&self, label: &str) -> PathBuf {
@@ -1201,6 +1251,86 @@ impl Inner {
             digest,
             size: extracted.bytes,
             verified: None,
+        })
+    }
+
+    fn compose_blocking(&self, req: &ComposeRequest, flight_key: &str) -> Result<Artifact, Error> {
+        let key = format!("compose-{}", short_hash(flight_key));
+        let base = &req.base;
+        let mut checked = Vec::with_capacity(req.includes.len());
+        for (i, inc) in req.includes.iter().enumerate() {
+            // Paths first: nothing is read for a hostile spec.
+            checked.push(inc.check(i, PathBuf::new())?);
+        }
+        let resolved = Resolved {
+            revision: base.revision.clone(),
+            commit: base.commit.clone(),
+            fetch_refs: Vec::new(),
+            must_be_reachable_from: None,
+            tag: None,
+        };
+        if let Some(mut artifact) = self.lookup(&key, &resolved) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            artifact.verified = base.verified.clone();
+            return Ok(artifact);
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let present = |digest: &Digest| lock(&self.state).index.touch(digest);
+        if !present(&base.digest) {
+            return Err(Error::ArtifactNotFound(base.digest.to_string()));
+        }
+        for (inc, checked) in req.includes.iter().zip(checked.iter_mut()) {
+            if !present(&inc.digest) {
+                return Err(Error::Include {
+                    include: inc.name.clone(),
+                    from_path: checked.from.clone(),
+                    to_path: checked.to.clone(),
+                    message: format!("its artifact {} is not in the source cache", inc.digest),
+                });
+            }
+            checked.dir = self.artifact_path(&inc.digest);
+        }
+        let plan = crate::compose::plan(
+            &self.artifact_path(&base.digest),
+            &checked,
+            req.ignore.as_deref(),
+            &self.limits,
+        )?;
+        let digest = plan.digest.clone();
+        let target = self.artifact_path(&digest);
+        if !target.is_dir() {
+            let staging = self.temp_path("compose");
+            if let Err(e) = crate::compose::write(&plan, &staging) {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+            match std::fs::rename(&staging, &target) {
+                Ok(()) => {}
+                Err(_) if target.is_dir() => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(Error::storage("publishing", &target, e));
+                }
+            }
+            sync_parent(&target)?;
+            self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+        }
+        self.write_key(&key, &digest)?;
+        {
+            let mut state = lock(&self.state);
+            state.index.insert(digest.clone(), plan.bytes);
+            state.keys.insert(key, digest.clone());
+        }
+        self.evict(&digest);
+        Ok(Artifact {
+            revision: base.revision.clone(),
+            commit: base.commit.clone(),
+            path: target,
+            digest,
+            size: plan.bytes,
+            verified: base.verified.clone(),
         })
     }
 

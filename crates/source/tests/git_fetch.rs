@@ -511,3 +511,116 @@ async fn sparse_checkout_keeps_only_the_named_directories() {
     }
     assert_eq!(cache.stats().ref_lists, fetches, "no remote contacted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_copies_included_artifacts_and_refuses_escapes_and_collisions() {
+    use driftless_source::{ComposeRequest, IncludedArtifact};
+    let app = Repo::new("app");
+    app.commit(
+        &[("deploy/app.yaml", "kind: App\n"), ("notes.md", "n\n")],
+        "app",
+    );
+    let lib = Repo::new("lib");
+    lib.commit(
+        &[
+            ("base/cm.yaml", "kind: ConfigMap\n"),
+            ("base/README.md", "readme\n"),
+            ("other.yaml", "o: 1\n"),
+        ],
+        "lib",
+    );
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::open(cache_dir.path(), GIB).unwrap();
+    let fetch = |repo: &Repo| FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+    let base = cache.fetch(fetch(&app)).await.unwrap();
+    let included = cache.fetch(fetch(&lib)).await.unwrap();
+    let include = |from: &str, to: &str| IncludedArtifact {
+        name: "lib".into(),
+        digest: included.digest.clone(),
+        from_path: from.into(),
+        to_path: to.into(),
+    };
+    let compose = |includes: Vec<IncludedArtifact>, ignore: Option<&str>| ComposeRequest {
+        base: base.clone(),
+        includes,
+        ignore: ignore.map(str::to_owned),
+    };
+
+    let composed = cache
+        .compose(compose(
+            vec![include("", "lib"), include("./base/", "deploy/vendor/base")],
+            Some("*.md\n"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        composed.revision, base.revision,
+        "the revision stays the base's"
+    );
+    assert_ne!(composed.digest, base.digest);
+    assert_eq!(
+        files(&composed.path),
+        vec![
+            "deploy/app.yaml",
+            "deploy/vendor/base/cm.yaml",
+            "lib/base/cm.yaml",
+            "lib/other.yaml"
+        ],
+        "spec.ignore of the includer applies to included files too"
+    );
+    // Equal inputs: a hit, same digest.
+    let again = cache
+        .compose(compose(
+            vec![include("", "lib"), include("./base/", "deploy/vendor/base")],
+            Some("*.md\n"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again.digest, composed.digest);
+    // A new commit of the included repository changes the digest, not the revision.
+    lib.commit(&[("other.yaml", "o: 2\n")], "lib 2");
+    let included2 = cache.fetch(fetch(&lib)).await.unwrap();
+    let mut changed = include("", "lib");
+    changed.digest = included2.digest.clone();
+    let recomposed = cache.compose(compose(vec![changed], None)).await.unwrap();
+    assert_eq!(recomposed.revision, base.revision);
+    assert_eq!(
+        std::fs::read_to_string(recomposed.path.join("lib/other.yaml")).unwrap(),
+        "o: 2\n"
+    );
+
+    // Escapes are refused by field before anything is read.
+    for (from, to, field) in [
+        ("../../..", "x", "spec.include[0].fromPath"),
+        ("", "../outside", "spec.include[0].toPath"),
+        ("", "/etc", "spec.include[0].toPath"),
+        ("", "./", "spec.include[0].toPath"),
+        ("", "a/.git/hooks", "spec.include[0].toPath"),
+    ] {
+        let err = cache
+            .compose(compose(vec![include(from, to)], None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), "IllegalPath", "{from} -> {to}: {err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    // Collisions and missing sources name the include.
+    for (from, to, needle) in [
+        ("", "deploy", "toPath already exists"),
+        ("", "deploy/app.yaml/x", "is a file"),
+        ("missing", "x", "fromPath does not exist"),
+    ] {
+        let err = cache
+            .compose(compose(vec![include(from, to)], None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), "CopyFailure", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("'lib' include") && message.contains(needle),
+            "{message}"
+        );
+    }
+    let outside = cache_dir.path().join("outside");
+    assert!(!outside.exists());
+}

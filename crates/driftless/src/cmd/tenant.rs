@@ -249,6 +249,7 @@ fn git_repository(args: &CreateArgs, url: &str) -> GitRepository {
             suspend: false,
             verify: None,
             sparse_checkout: Vec::new(),
+            include: Vec::new(),
         },
     );
     repo.metadata = metadata(args, &args.name);

@@ -90,6 +90,7 @@ pub fn object(args: &GitArgs, namespace: &str) -> anyhow::Result<serde_json::Val
             suspend: false,
             verify: None,
             sparse_checkout: Vec::new(),
+            include: Vec::new(),
         },
     );
     repo.metadata.namespace = Some(namespace.to_owned());
