@@ -119,3 +119,104 @@ fn find_cycle(
     path.pop();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::source::{GitRepositoryInclude, GitRepositorySpec, GitRepositoryStatus};
+    use kube::runtime::{reflector, watcher};
+
+    fn repo(name: &str, includes: &[&str], digest: Option<&str>) -> GitRepository {
+        let spec: GitRepositorySpec = serde_json::from_value(serde_json::json!({
+            "url": "https://git.example/x", "interval": "1m"
+        }))
+        .unwrap();
+        let mut repo = GitRepository::new(name, spec);
+        repo.metadata.namespace = Some("team".into());
+        repo.spec.include = includes
+            .iter()
+            .map(|n| GitRepositoryInclude {
+                repository: driftless_api::meta::LocalObjectReference { name: (*n).into() },
+                ..Default::default()
+            })
+            .collect();
+        repo.status = digest.map(|d| GitRepositoryStatus {
+            artifact: Some(StatusArtifact {
+                revision: "main@sha1:0".into(),
+                digest: Some(d.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        repo
+    }
+
+    fn published(repos: &[GitRepository]) -> PublishedArtifacts {
+        let (store, mut writer) = reflector::store();
+        for r in repos {
+            writer.apply_watcher_event(&watcher::Event::Apply(r.clone()));
+        }
+        let published = PublishedArtifacts::default();
+        published.register(store);
+        published
+    }
+
+    #[test]
+    fn resolves_includes_in_order_with_the_default_to_path() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let app = repo("app", &["lib"], None);
+        let all = published(&[app.clone(), repo("lib", &[], Some(&digest))]);
+        let resolved = resolve(&app, &all).unwrap();
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].artifact.to_path, "lib");
+        assert_eq!(resolved[0].artifact.digest.to_string(), digest);
+        assert_eq!(
+            all.includers_of("team", "lib"),
+            vec![kube::runtime::reflector::ObjectRef::from_obj(&app)]
+        );
+    }
+
+    #[test]
+    fn missing_or_artifactless_includes_are_unavailable() {
+        let app = repo("app", &["lib"], None);
+        let err = resolve(&app, &published(&[app.clone()])).unwrap_err();
+        assert_eq!(err.reason(), "NotFound");
+        assert!(err.to_string().contains("include 'lib'"), "{err}");
+        let err = resolve(&app, &published(&[app.clone(), repo("lib", &[], None)])).unwrap_err();
+        assert_eq!(err.reason(), "NoArtifact");
+        assert!(!err.is_stalling());
+    }
+
+    #[test]
+    fn self_includes_cycles_and_deep_chains_are_refused() {
+        let me = repo("a", &["a"], None);
+        let err = resolve(&me, &published(&[me.clone()])).unwrap_err();
+        assert!(err.to_string().contains("includes itself"), "{err}");
+        assert!(err.is_stalling());
+
+        let a = repo("a", &["b"], None);
+        let all = published(&[a.clone(), repo("b", &["c"], None), repo("c", &["a"], None)]);
+        let err = resolve(&a, &all).unwrap_err();
+        assert!(
+            err.to_string().contains("include cycle a -> b -> c -> a"),
+            "{err}"
+        );
+
+        // A cycle among others is theirs to refuse: `a` only waits for an artifact.
+        let a = repo("a", &["b"], None);
+        let all = published(&[a.clone(), repo("b", &["c"], None), repo("c", &["b"], None)]);
+        assert_eq!(resolve(&a, &all).unwrap_err().reason(), "NoArtifact");
+
+        // A chain deeper than the bound is refused rather than followed.
+        let names: Vec<String> = (0..=MAX_INCLUDE_DEPTH + 2)
+            .map(|i| format!("r{i}"))
+            .collect();
+        let mut chain: Vec<GitRepository> = names
+            .windows(2)
+            .map(|w| repo(&w[0], &[w[1].as_str()], None))
+            .collect();
+        chain.push(repo(names.last().unwrap(), &[], None));
+        let err = resolve(&chain[0], &published(&chain)).unwrap_err();
+        assert!(err.to_string().contains("nested deeper"), "{err}");
+    }
+}
