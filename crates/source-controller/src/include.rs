@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn missing_or_artifactless_includes_are_unavailable() {
         let app = repo("app", &["lib"], None);
-        let err = resolve(&app, &published(&[app.clone()])).unwrap_err();
+        let err = resolve(&app, &published(std::slice::from_ref(&app))).unwrap_err();
         assert_eq!(err.reason(), "NotFound");
         assert!(err.to_string().contains("include 'lib'"), "{err}");
         let err = resolve(&app, &published(&[app.clone(), repo("lib", &[], None)])).unwrap_err();
@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn self_includes_cycles_and_deep_chains_are_refused() {
         let me = repo("a", &["a"], None);
-        let err = resolve(&me, &published(&[me.clone()])).unwrap_err();
+        let err = resolve(&me, &published(std::slice::from_ref(&me))).unwrap_err();
         assert!(err.to_string().contains("includes itself"), "{err}");
         assert!(err.is_stalling());
 
