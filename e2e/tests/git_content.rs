@@ -350,3 +350,121 @@ async fn include_copies_other_artifacts_follows_their_changes_and_refuses_cycles
     assert_eq!(reason_of(&repo), "InvalidSpec");
     assert!(repo.status.as_ref().unwrap().artifact.is_none());
 }
+
+/// Pushes a commit on `main` of `url` that adds a gitlink to `commit` at `path`, with `sub_url`
+/// in `.gitmodules`; returns the commit.
+fn push_gitlink(server: &GitServer, url: &str, path: &str, sub_url: &str, commit: &str) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = server
+            .git_command()
+            .current_dir(work.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    run(&["clone", "--quiet", url, "."]);
+    std::fs::write(
+        work.path().join(".gitmodules"),
+        format!("[submodule \"{path}\"]\n\tpath = {path}\n\turl = {sub_url}\n"),
+    )
+    .unwrap();
+    run(&["add", ".gitmodules"]);
+    run(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{commit},{path}"),
+    ]);
+    run(&["commit", "--quiet", "-m", "submodule"]);
+    run(&["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
+    run(&["rev-parse", "HEAD"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recurse_submodules_checks_them_out_through_the_url_policy() {
+    let plane = ControlPlane::shared().await.unwrap();
+    let client = plane.client().unwrap();
+    install_crds(&client).await;
+    let ns = TestNamespace::create(plane, "git-submodules")
+        .await
+        .unwrap();
+    let server = GitServer::start().unwrap();
+    for repo in ["top", "sub", "evil"] {
+        server.create_repo(repo).unwrap();
+    }
+    let sub_commit = server
+        .push_files(
+            &server.git_url("sub"),
+            "main",
+            &[("lib/cm.yaml", "kind: ConfigMap\n")],
+            "sub",
+        )
+        .unwrap();
+    let top_url = server.git_url("top");
+    server
+        .push_files(&top_url, "main", &[("app.yaml", "kind: App\n")], "top")
+        .unwrap();
+    // A relative URL, resolved against spec.url as git does.
+    let top_commit = push_gitlink(&server, &top_url, "vendor/sub", "../sub.git", &sub_commit);
+    let evil_url = server.git_url("evil");
+    server
+        .push_files(&evil_url, "main", &[("app.yaml", "kind: App\n")], "evil")
+        .unwrap();
+    push_gitlink(&server, &evil_url, "secrets", "file:///etc", &sub_commit);
+
+    let driftless = Driftless::start(plane, &[ns.name()], &["--controllers=source"])
+        .await
+        .unwrap();
+    let api: Api<GitRepository> = Api::namespaced(client.clone(), ns.name());
+    apply_yaml(
+        &api,
+        &repository_yaml("top", &top_url, "  recurseSubmodules: true\n"),
+    )
+    .await;
+    let expected = format!("main@sha1:{top_commit}");
+    let repo = wait_repo(&api, "top", "the superproject with its submodule", |r| {
+        artifact_revision(r).as_deref() == Some(expected.as_str())
+    })
+    .await;
+    assert_eq!(
+        files(&artifact_dir(&driftless, &repo)),
+        vec!["app.yaml", "vendor/sub/lib/cm.yaml"]
+    );
+    assert!(repo.status.as_ref().unwrap().observed_recurse_submodules);
+
+    // Without the field the gitlink is left out, as before.
+    apply_yaml(&api, &repository_yaml("flat", &top_url, "")).await;
+    let flat = wait_repo(&api, "flat", "the superproject alone", |r| {
+        artifact_revision(r).as_deref() == Some(expected.as_str())
+    })
+    .await;
+    assert_eq!(files(&artifact_dir(&driftless, &flat)), vec!["app.yaml"]);
+
+    // A submodule URL the policy refuses (file:// without --allow-file-urls): Ready=False
+    // naming the submodule and its URL; nothing is read from the controller's disk.
+    apply_yaml(
+        &api,
+        &repository_yaml("evil", &evil_url, "  recurseSubmodules: true\n"),
+    )
+    .await;
+    let repo = wait_repo(&api, "evil", "the file:// submodule refused", |r| {
+        failing_with(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            "submodule 'secrets'",
+        )
+    })
+    .await;
+    assert_eq!(reason_of(&repo), "URLNotAllowed");
+    let message = ready_of(&repo.status.as_ref().unwrap().conditions)
+        .unwrap()
+        .message;
+    assert!(message.contains("file:///etc"), "{message}");
+    assert!(repo.status.as_ref().unwrap().artifact.is_none());
+}

@@ -99,6 +99,14 @@ pub struct GitRepositorySpec {
     #[schemars(length(max = 64))]
     pub sparse_checkout: Vec<String>,
 
+    /// Check out the submodules the commit names (recursively, at most 5 deep and 32 in
+    /// all), as in Flux. Every submodule URL (relative ones resolved against `url`, never
+    /// above its host) must pass the same URL policy as `url`; the credentials of
+    /// `secretRef` are sent only to submodules on the same scheme, host and port as `url`.
+    /// Defaults to false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recurse_submodules: bool,
+
     /// Other GitRepositories of the same namespace whose artifacts are copied into this
     /// one's, each at `toPath`. A new artifact of an included repository makes a new
     /// artifact (digest) here; the revision stays this repository's commit. An include that
@@ -215,6 +223,9 @@ pub struct GitRepositoryStatus {
     /// The `spec.include` the current artifact was built with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed_include: Vec<GitRepositoryInclude>,
+    /// The `spec.recurseSubmodules` the current artifact was built with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observed_recurse_submodules: bool,
     /// The `spec.sparseCheckout` the current artifact was built with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed_sparse_checkout: Vec<String>,

@@ -195,6 +195,9 @@ async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::
     };
     let mut req = status::fetch_request(&repo.spec, auth)?;
     req.owner = Some(OwnerKey::object(KIND, &namespace, &repo.name_any()));
+    if req.recurse_submodules {
+        req.submodule_url_check = Some(submodule_url_check(ctx));
+    }
     if let Some(verify) = &repo.spec.verify {
         let keys = credentials::load_trusted_keys(&ctx.client, &namespace, &verify.secret_ref.name)
             .await?;
@@ -210,6 +213,23 @@ async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::
         .with_label_values(&[KIND])
         .observe(started.elapsed().as_secs_f64());
     Ok(artifact)
+}
+
+/// The URL policy of `spec.url`, for submodule URLs: called on the cache's blocking
+/// thread, so the `--denied-cidrs` resolution runs on the runtime through a handle.
+fn submodule_url_check(ctx: &Context) -> driftless_source::submodules::SubmoduleUrlCheck {
+    let policy = ctx.url_policy.clone();
+    let handle = tokio::runtime::Handle::current();
+    Arc::new(move |url: &str| {
+        let field = "submodule url";
+        let target = policy
+            .check_git_url(field, url)
+            .map_err(|e| e.to_string())?;
+        handle
+            .block_on(policy.resolve(field, url, &target))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
 
 async fn write_status(

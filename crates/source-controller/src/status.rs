@@ -39,6 +39,7 @@ pub fn fetch_request(
     req.auth = auth;
     req.ignore = spec.ignore.clone();
     req.sparse_checkout = spec.sparse_checkout.clone();
+    req.recurse_submodules = spec.recurse_submodules;
     req.timeout = timeout;
     Ok(req)
 }
@@ -91,6 +92,7 @@ pub fn record_success(
     status.observed_ignore = spec.ignore.clone();
     status.observed_sparse_checkout = spec.sparse_checkout.clone();
     status.observed_include = spec.include.clone();
+    status.observed_recurse_submodules = spec.recurse_submodules;
     condition::remove_condition(&mut status.conditions, condition::INCLUDE_UNAVAILABLE);
 }
 
@@ -259,6 +261,7 @@ mod tests {
             verify: None,
             sparse_checkout: Vec::new(),
             include: Vec::new(),
+            recurse_submodules: false,
         }
     }
 

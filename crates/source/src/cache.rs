@@ -95,6 +95,11 @@ pub struct FetchRequest {
     /// `spec.sparseCheckout`: only these directories go into the artifact (all when
     /// empty). Checked and normalized by the cache; a hostile path is refused.
     pub sparse_checkout: Vec<String>,
+    /// `spec.recurseSubmodules`: check out the commits the tree's gitlinks name.
+    pub recurse_submodules: bool,
+    /// The URL policy every submodule URL must pass before anything connects to it (when
+    /// `None`, every URL the transport supports is allowed).
+    pub submodule_url_check: Option<crate::submodules::SubmoduleUrlCheck>,
 }
 
 /// What `spec.verify` asks: which objects must carry a signature of a trusted key.
@@ -128,7 +133,8 @@ impl std::fmt::Debug for FetchRequest {
             .field("owner", &self.owner)
             .field("verify", &self.verify)
             .field("sparse_checkout", &self.sparse_checkout)
-            .finish()
+            .field("recurse_submodules", &self.recurse_submodules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,6 +150,8 @@ impl FetchRequest {
             owner: None,
             verify: None,
             sparse_checkout: Vec::new(),
+            recurse_submodules: false,
+            submodule_url_check: None,
         }
     }
 
@@ -165,11 +173,12 @@ impl FetchRequest {
     /// part of it so nobody rides on someone else's access.
     fn flight_key(&self) -> String {
         format!(
-            "{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}",
+            "{}\n{:?}\n{:?}\n{:?}\n{}\n{}\n{:?}",
             self.url,
             self.reference,
             self.ignore,
             self.sparse_checkout,
+            self.recurse_submodules,
             self.auth
                 .as_ref()
                 .map(GitAuth::fingerprint)
@@ -479,6 +488,20 @@ fn content_key(commit: &str, ignore: Option<&str>, sparse: &[String]) -> String 
     } else {
         format!("{commit}-{ignore}-{}", short_hash(&sparse.join("\0")))
     }
+}
+
+/// State of one submodule walk: what was asked, the count so far, the mirrors whose locks
+/// this thread holds, and the listings found.
+struct SubmoduleWalk<'a> {
+    req: &'a FetchRequest,
+    interrupt: &'a AtomicBool,
+    count: usize,
+    held: Vec<String>,
+    out: &'a mut Vec<(gix::Repository, crate::checkout::Listing)>,
+}
+
+fn lock_state(inner: &Inner) -> MutexGuard<'_, State> {
+    lock(&inner.state)
 }
 
 /// The directory name of the mirror of `url` (also the key of its lock and use record).
@@ -1108,7 +1131,10 @@ impl Inner {
             )?),
             None => None,
         };
-        let key = content_key(&commit.to_string(), req.ignore.as_deref(), sparse);
+        let mut key = content_key(&commit.to_string(), req.ignore.as_deref(), sparse);
+        if req.recurse_submodules {
+            key.push_str("-submodules");
+        }
         if let Some(mut artifact) = self.lookup(&key, &resolved) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             artifact.verified = verified;
@@ -1123,6 +1149,34 @@ impl Inner {
             &url_shown,
             &self.limits,
         )?;
+        let mut submodules = Vec::new();
+        let mut listing = listing;
+        if req.recurse_submodules && !listing.gitlinks.is_empty() {
+            let mut walk = SubmoduleWalk {
+                req,
+                interrupt,
+                count: 0,
+                held: vec![mirror_key(&req.url)],
+                out: &mut submodules,
+            };
+            self.submodules(&mut walk, &repo, commit, &req.url, &listing.gitlinks, "", 1)?;
+            let mut all = listing.files.clone();
+            for (_, sub) in &submodules {
+                all.extend(sub.files.iter().cloned());
+            }
+            let total: u64 = all.iter().map(|f| f.size).sum();
+            if total > self.limits.max_artifact_bytes {
+                return Err(Error::LimitExceeded {
+                    url: url_shown.clone(),
+                    commit: commit.to_string(),
+                    message: format!(
+                        "the files with submodules add up to {total} bytes, over the artifact limit of {} bytes (--max-artifact-bytes)",
+                        self.limits.max_artifact_bytes
+                    ),
+                });
+            }
+            listing.digest = crate::digest::digest_of(&all);
+        }
         let digest = listing.digest.clone();
         let target = self.artifact_path(&digest);
         let size = if target.is_dir() {
@@ -1134,7 +1188,17 @@ impl Inner {
         } else {
             let staging = self.temp_path(digest.hex());
             let started = std::time::Instant::now();
-            let written = write_listing(&repo, &listing, &staging, &url_shown);
+            let written = submodules.iter().try_fold(
+                write_listing(&repo, &listing, &staging, &url_shown),
+                |acc, (sub, sub_listing)| -> Result<Result<u64, Error>, Error> {
+                    Ok(match acc {
+                        Ok(n) => {
+                            write_listing(sub, sub_listing, &staging, &url_shown).map(|m| n + m)
+                        }
+                        Err(e) => Err(e),
+                    })
+                },
+            )?;
             tracing::debug!(url = url_shown.as_str(), %digest, files = listing.files.len(), elapsed = ?started.elapsed(), "checked out");
             let size = match written {
                 Ok(size) => size,
@@ -1172,6 +1236,144 @@ impl Inner {
             size,
             verified,
         })
+    }
+
+    /// Fetch and list the submodules at `gitlinks` of `commit` (of the repository at `url`),
+    /// and theirs, into `walk.out` with paths below `prefix`.
+    #[allow(clippy::too_many_arguments)]
+    fn submodules(
+        &self,
+        walk: &mut SubmoduleWalk<'_>,
+        repo: &gix::Repository,
+        commit: ObjectId,
+        url: &str,
+        gitlinks: &[(String, ObjectId)],
+        prefix: &str,
+        depth: usize,
+    ) -> Result<(), Error> {
+        use crate::submodules::{MAX_SUBMODULE_DEPTH, MAX_SUBMODULES, origin, resolve_url};
+        let top = display_url(&walk.req.url);
+        let fail = |path: &str, reason: &'static str, message: String| Error::Submodule {
+            url: top.clone(),
+            path: path.to_owned(),
+            message,
+            reason,
+        };
+        let gitmodules = repo
+            .find_commit(commit)
+            .ok()
+            .and_then(|c| c.tree().ok())
+            .and_then(|t| t.lookup_entry_by_path(".gitmodules").ok().flatten())
+            .and_then(|e| e.object().ok())
+            .map(|o| o.data.clone())
+            .unwrap_or_default();
+        let entries = crate::submodules::parse_gitmodules(&gitmodules)
+            .map_err(|m| fail(prefix, "GitOperationFailed", m))?;
+        for (path, sub_commit) in gitlinks {
+            let full = if prefix.is_empty() {
+                path.clone()
+            } else {
+                format!("{prefix}/{path}")
+            };
+            walk.count += 1;
+            if walk.count > MAX_SUBMODULES {
+                return Err(fail(
+                    &full,
+                    "GitOperationFailed",
+                    format!("more than {MAX_SUBMODULES} submodules"),
+                ));
+            }
+            if depth > MAX_SUBMODULE_DEPTH {
+                return Err(fail(
+                    &full,
+                    "GitOperationFailed",
+                    format!("submodules nested deeper than {MAX_SUBMODULE_DEPTH}"),
+                ));
+            }
+            let raw = entries
+                .iter()
+                .find(|(p, _)| {
+                    crate::relative_path::normalize(p).ok().as_deref() == Some(path.as_str())
+                })
+                .map(|(_, u)| u.clone())
+                .ok_or_else(|| {
+                    fail(
+                        &full,
+                        "GitOperationFailed",
+                        "no url for it in .gitmodules".to_owned(),
+                    )
+                })?;
+            let sub_url = resolve_url(url, &raw).map_err(|m| fail(&full, "URLNotAllowed", m))?;
+            let shown = display_url(&sub_url);
+            if let Some(check) = &walk.req.submodule_url_check {
+                check(&sub_url).map_err(|m| fail(&full, "URLNotAllowed", m))?;
+            }
+            // Credentials only to the superproject's own origin.
+            let auth = walk.req.auth.as_ref().filter(|_| {
+                origin(&sub_url).is_some() && origin(&sub_url) == origin(&walk.req.url)
+            });
+            let key = mirror_key(&sub_url);
+            let lock = (!walk.held.contains(&key)).then(|| self.mirror_lock(&key));
+            let guard = lock.as_ref().map(|m| m.clone().blocking_lock_owned());
+            walk.held.push(key.clone());
+            let result = (|| {
+                let sub = open_or_init_mirror(&self.mirror_path(&sub_url), &shown, &self.limits)?;
+                lock_state(self).use_mirror(&key, None);
+                let sub = if sub.has_object(*sub_commit) {
+                    sub
+                } else {
+                    let scratch = self.temp_path("ssh");
+                    let spec = RemoteSpec::new(&sub_url, auth, scratch.clone());
+                    self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+                    let fetched = fetch_refs(
+                        &sub,
+                        &spec,
+                        &["refs/heads/*".to_owned(), "refs/tags/*".to_owned()],
+                        Shallow::NoChange,
+                        walk.interrupt,
+                        &self.limits,
+                    );
+                    if scratch.exists() {
+                        let _ = std::fs::remove_dir_all(&scratch);
+                    }
+                    self.measure_mirror(&key, sub.path());
+                    fetched?;
+                    let sub = open_mirror(sub.path(), &shown, &self.limits)?;
+                    if !sub.has_object(*sub_commit) {
+                        return Err(fail(
+                            &full,
+                            "GitOperationFailed",
+                            format!("commit {sub_commit} not found on {shown}"),
+                        ));
+                    }
+                    sub
+                };
+                let mut listing = list_commit(&sub, *sub_commit, None, &[], &shown, &self.limits)?;
+                let rules = crate::ignore_rules::IgnoreRules::new(&[], walk.req.ignore.as_deref());
+                for f in &mut listing.files {
+                    f.path = format!("{full}/{}", f.path);
+                }
+                listing.files.retain(|f| {
+                    let parts: Vec<&str> = f.path.split('/').collect();
+                    !(1..=parts.len())
+                        .any(|n| rules.is_excluded(&parts[..n].join("/"), n < parts.len()))
+                });
+                let nested = std::mem::take(&mut listing.gitlinks);
+                if !nested.is_empty() {
+                    self.submodules(walk, &sub, *sub_commit, &sub_url, &nested, &full, depth + 1)?;
+                }
+                walk.out.push((sub, listing));
+                Ok(())
+            })();
+            walk.held.pop();
+            drop(guard);
+            if lock.is_some() {
+                drop(lock);
+                self.forget_idle_lock(&key);
+            }
+            result?;
+        }
+        Ok(())
     }
 
     fn import_blocking(&self, req: &ImportRequest) -> Result<Artifact, Error> {

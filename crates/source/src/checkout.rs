@@ -20,11 +20,14 @@ use crate::limits::Limits;
 pub(crate) struct Listing {
     pub files: Vec<ListedFile>,
     pub digest: Digest,
+    /// Submodule commits (gitlinks) at paths the ignore rules keep: `(path, commit)`.
+    pub gitlinks: Vec<(String, ObjectId)>,
 }
 
 enum Kind {
     Dir,
     File { executable: bool },
+    Gitlink,
 }
 
 struct TreeEntry {
@@ -104,6 +107,8 @@ impl Walk<'_> {
                 Kind::File {
                     executable: mode.is_executable(),
                 }
+            } else if mode.is_commit() {
+                Kind::Gitlink
             } else {
                 continue;
             };
@@ -242,6 +247,7 @@ pub(crate) fn list_commit(
     let rules = IgnoreRules::new(&sourceignores, spec_ignore);
 
     let mut files = Vec::new();
+    let mut gitlinks = Vec::new();
     let mut total = 0u64;
     let mut excluded_dir: Option<String> = None;
     for e in entries {
@@ -251,11 +257,15 @@ pub(crate) fn list_commit(
             }
             excluded_dir = None;
         }
-        let is_dir = matches!(e.kind, Kind::Dir);
+        let is_dir = matches!(e.kind, Kind::Dir | Kind::Gitlink);
         if rules.is_excluded(&e.path, is_dir) {
             if is_dir {
                 excluded_dir = Some(e.path);
             }
+            continue;
+        }
+        if let Kind::Gitlink = e.kind {
+            gitlinks.push((e.path, e.id));
             continue;
         }
         if let Kind::File { executable } = e.kind {
@@ -277,7 +287,11 @@ pub(crate) fn list_commit(
         }
     }
     let digest = digest_of(&files);
-    Ok(Listing { files, digest })
+    Ok(Listing {
+        files,
+        digest,
+        gitlinks,
+    })
 }
 
 fn sync_dir(path: &Path) -> Result<(), Error> {

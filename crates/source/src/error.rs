@@ -175,6 +175,19 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// `spec.recurseSubmodules`: a submodule could not be resolved, was refused by the URL
+    /// policy, or its commit is missing. Nothing was checked out.
+    #[error("submodule '{path}' of {url}: {message}")]
+    Submodule {
+        /// The superproject's URL (without credentials).
+        url: String,
+        /// The submodule's path in the artifact.
+        path: String,
+        /// What went wrong (names the submodule URL).
+        message: String,
+        /// `URLNotAllowed` for a policy refusal, else `GitOperationFailed`.
+        reason: &'static str,
+    },
     /// The artifact is not (or no longer) in the cache.
     #[error("artifact {0} is not in the source cache")]
     ArtifactNotFound(String),
@@ -205,6 +218,7 @@ impl Error {
             Error::LimitExceeded { .. } => "LimitExceeded",
             Error::IllegalPath { .. } => "IllegalPath",
             Error::Include { .. } => "CopyFailure",
+            Error::Submodule { reason, .. } => reason,
         }
     }
 

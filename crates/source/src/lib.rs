@@ -20,6 +20,7 @@ mod lru_index;
 mod reference;
 pub mod relative_path;
 pub mod signature;
+pub mod submodules;
 mod tar_import;
 mod tarball;
 pub use tarball::write_tarball;

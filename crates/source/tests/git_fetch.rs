@@ -624,3 +624,86 @@ async fn compose_copies_included_artifacts_and_refuses_escapes_and_collisions() 
     let outside = cache_dir.path().join("outside");
     assert!(!outside.exists());
 }
+
+/// Adds a gitlink to `commit` at `path` with `url` in `.gitmodules`, and commits.
+fn add_submodule(repo: &Repo, path: &str, url: &str, commit: &str) -> String {
+    std::fs::write(
+        repo.path.join(".gitmodules"),
+        format!("[submodule \"{path}\"]\n\tpath = {path}\n\turl = {url}\n"),
+    )
+    .unwrap();
+    git(
+        &repo.path,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{commit},{path}"),
+        ],
+    );
+    git(&repo.path, &["add", ".gitmodules"]);
+    git(&repo.path, &["commit", "-q", "-m", "submodule"]);
+    repo.head()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submodules_are_checked_out_only_through_the_url_check() {
+    let sub = Repo::new("sub");
+    let sub_commit = sub.commit(&[("lib/cm.yaml", "kind: ConfigMap\n")], "sub");
+    let top = Repo::new("top");
+    top.commit(&[("app.yaml", "kind: App\n")], "top");
+    add_submodule(&top, "vendor/sub", &sub.file_url(), &sub_commit);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::open(cache_dir.path(), GIB).unwrap();
+
+    let plain = cache
+        .fetch(FetchRequest::new(top.file_url(), GitRef::branch("main")))
+        .await
+        .unwrap();
+    assert_eq!(files(&plain.path), vec!["app.yaml"], "gitlinks skipped");
+
+    let checked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = checked.clone();
+    let mut req = FetchRequest::new(top.file_url(), GitRef::branch("main"));
+    req.recurse_submodules = true;
+    req.submodule_url_check = Some(std::sync::Arc::new(move |url: &str| {
+        seen.lock().unwrap().push(url.to_owned());
+        Ok(())
+    }));
+    let with = cache.fetch(req.clone()).await.unwrap();
+    assert_eq!(
+        files(&with.path),
+        vec!["app.yaml", "vendor/sub/lib/cm.yaml"]
+    );
+    assert_ne!(with.digest, plain.digest);
+    assert_eq!(*checked.lock().unwrap(), vec![sub.file_url()]);
+
+    // The check refuses: nothing is fetched from the submodule, the refusal names it.
+    let fetches = cache.stats().fetches;
+    let top2 = Repo::new("top2");
+    top2.commit(&[("app.yaml", "kind: App\n")], "top2");
+    add_submodule(&top2, "evil", "file:///etc", &sub_commit);
+    let mut req = FetchRequest::new(top2.file_url(), GitRef::branch("main"));
+    req.recurse_submodules = true;
+    req.submodule_url_check = Some(std::sync::Arc::new(|url: &str| {
+        Err(format!("'{url}' is not allowed"))
+    }));
+    let err = cache.fetch(req).await.unwrap_err();
+    assert_eq!(err.reason(), "URLNotAllowed", "{err}");
+    assert!(err.to_string().contains("submodule 'evil'"), "{err}");
+    assert!(err.to_string().contains("file:///etc"), "{err}");
+    assert_eq!(
+        cache.stats().fetches,
+        fetches + 1,
+        "only the superproject was fetched"
+    );
+
+    // A relative URL may not climb above the superproject's host.
+    let top3 = Repo::new("top3");
+    top3.commit(&[("app.yaml", "kind: App\n")], "top3");
+    add_submodule(&top3, "up", "../../../../../../../../../../x", &sub_commit);
+    let mut req = FetchRequest::new(top3.file_url(), GitRef::branch("main"));
+    req.recurse_submodules = true;
+    let err = cache.fetch(req).await.unwrap_err();
+    assert!(err.to_string().contains("climbs above"), "{err}");
+}

@@ -250,6 +250,7 @@ fn git_repository(args: &CreateArgs, url: &str) -> GitRepository {
             verify: None,
             sparse_checkout: Vec::new(),
             include: Vec::new(),
+            recurse_submodules: false,
         },
     );
     repo.metadata = metadata(args, &args.name);

@@ -91,6 +91,7 @@ pub fn object(args: &GitArgs, namespace: &str) -> anyhow::Result<serde_json::Val
             verify: None,
             sparse_checkout: Vec::new(),
             include: Vec::new(),
+            recurse_submodules: false,
         },
     );
     repo.metadata.namespace = Some(namespace.to_owned());
