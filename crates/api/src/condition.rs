@@ -19,6 +19,9 @@ pub const FETCH_FAILED: &str = "FetchFailed";
 pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
 /// Condition type: the signatures `spec.verify` asks for were verified.
 pub const SOURCE_VERIFIED: &str = "SourceVerified";
+/// Flux's abnormal-true condition type on a GitRepository one of whose `spec.include`
+/// repositories does not exist or has no artifact.
+pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
 
 /// Condition reasons, as Flux names them.
 pub mod reason {

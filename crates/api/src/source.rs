@@ -89,6 +89,60 @@ pub struct GitRepositorySpec {
     /// verified artifact stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<GitRepositoryVerification>,
+
+    /// Directories to check out, e.g. `[charts, ./kustomize]`: only their contents go
+    /// into the artifact (paths relative to the repository root; a leading `./` is
+    /// trimmed; a directory matches at path component boundaries, so `charts` does not
+    /// take `charts2/`). A directory missing from the commit makes the GitRepository
+    /// Ready=False naming it; `..`, absolute paths and `.git` are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub sparse_checkout: Vec<String>,
+
+    /// Check out the submodules the commit names (recursively, at most 5 deep and 32 in
+    /// all), as in Flux. Every submodule URL (relative ones resolved against `url`, never
+    /// above its host) must pass the same URL policy as `url`; the credentials of
+    /// `secretRef` are sent only to submodules on the same scheme, host and port as `url`.
+    /// Defaults to false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recurse_submodules: bool,
+
+    /// Other GitRepositories of the same namespace whose artifacts are copied into this
+    /// one's, each at `toPath`. A new artifact of an included repository makes a new
+    /// artifact (digest) here; the revision stays this repository's commit. An include that
+    /// does not exist or has no artifact yet makes this one Ready=False
+    /// (`IncludeUnavailable`), keeping the last artifact. Self-includes and cycles are
+    /// refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub include: Vec<GitRepositoryInclude>,
+}
+
+/// `spec.include[]`: which GitRepository's artifact (sub)tree to copy, and where to.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRepositoryInclude {
+    /// The GitRepository (same namespace) whose artifact is included.
+    pub repository: LocalObjectReference,
+    /// Path in the included artifact to copy from (a directory or a file); defaults to its
+    /// root. Relative, no `..`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from_path: String,
+    /// Path in this artifact to copy to; defaults to the included repository's name. It
+    /// must not exist in the checkout already. Relative, no `..`, not the root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to_path: String,
+}
+
+impl GitRepositoryInclude {
+    /// `toPath`, or the repository's name when empty (Flux's default).
+    pub fn to_path(&self) -> &str {
+        if self.to_path.is_empty() {
+            &self.repository.name
+        } else {
+            &self.to_path
+        }
+    }
 }
 
 /// `spec.verify`: which objects must be signed, and by whom.
@@ -152,8 +206,8 @@ pub struct GitRepositoryStatus {
     /// The last generation of the spec the controller acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling, Stalled, FetchFailed, ArtifactInStorage and (with
-    /// `spec.verify`) SourceVerified.
+    /// Ready, Reconciling, Stalled, FetchFailed, ArtifactInStorage, (with
+    /// `spec.verify`) SourceVerified and (with `spec.include`) IncludeUnavailable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "crate::schema::conditions")]
     pub conditions: Vec<Condition>,
@@ -163,6 +217,18 @@ pub struct GitRepositoryStatus {
     /// The ignore rules the current artifact was built with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_ignore: Option<String>,
+    /// The artifacts of `spec.include`, in its order, that the current artifact holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included_artifacts: Vec<Artifact>,
+    /// The `spec.include` the current artifact was built with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed_include: Vec<GitRepositoryInclude>,
+    /// The `spec.recurseSubmodules` the current artifact was built with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observed_recurse_submodules: bool,
+    /// The `spec.sparseCheckout` the current artifact was built with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed_sparse_checkout: Vec<String>,
     /// The `spec.verify.mode` the current artifact was verified with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_verification_mode: Option<GitVerificationMode>,

@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
@@ -30,6 +30,36 @@ where
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconcile_trigger, Default::default());
+    (stream, reader)
+}
+
+/// [`trigger_stream`], also calling `observe` with every object the watch applies (after
+/// the store holds it, before the trigger filter): for reconcilers that requeue *other*
+/// objects when one changes in ways the filter ignores (e.g. its status).
+pub fn observed_trigger_stream<K>(
+    api: Api<K>,
+    watch: watcher::Config,
+    ready: impl FnOnce() + Send + 'static,
+    observe: impl Fn(&K) + Send + 'static,
+) -> (
+    impl Stream<Item = Result<K, watcher::Error>> + Send,
+    Store<K>,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watch)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .inspect_ok(move |obj| observe(obj))
+        .predicate_filter(reconcile_trigger, Default::default());
+    let store = reader.clone();
+    tokio::spawn(async move {
+        store_synced(&store).await;
+        ready();
+    });
     (stream, reader)
 }
 

@@ -72,6 +72,33 @@ impl PublishedArtifacts {
         })
     }
 
+    /// GitRepository `namespace/name` as the watch last saw it.
+    pub fn git_repository(&self, namespace: &str, name: &str) -> Option<Arc<GitRepository>> {
+        let key = ObjectRef::<GitRepository>::new(name).within(namespace);
+        let stores = self
+            .stores
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        stores.iter().find_map(|store| store.get(&key))
+    }
+
+    /// The GitRepositories of `namespace` whose `spec.include` names `name`.
+    pub fn includers_of(&self, namespace: &str, name: &str) -> Vec<ObjectRef<GitRepository>> {
+        let stores = self
+            .stores
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        stores
+            .iter()
+            .flat_map(|store| store.state())
+            .filter(|repo| {
+                repo.metadata.namespace.as_deref() == Some(namespace)
+                    && repo.spec.include.iter().any(|i| i.repository.name == name)
+            })
+            .map(|repo| ObjectRef::from_obj(repo.as_ref()))
+            .collect()
+    }
+
     /// Whether GitRepository `namespace/name` currently publishes `digest`.
     pub fn publishes(&self, namespace: &str, name: &str, digest: &Digest) -> bool {
         let wanted = digest.to_string();

@@ -45,6 +45,15 @@ pub enum Error {
     /// The OCI artifact has no layer the spec can use.
     #[error("{0}")]
     Layer(String),
+    /// A `spec.include` repository does not exist or has no artifact yet (Flux's
+    /// `IncludeUnavailable`); retried, and requeued when it gets one.
+    #[error("{message}")]
+    IncludeUnavailable {
+        /// `NotFound` or `NoArtifact`, as in Flux.
+        reason: &'static str,
+        /// Names the include.
+        message: String,
+    },
     /// The finalizer machinery failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
@@ -76,6 +85,7 @@ impl Error {
             }
             Error::Layer(_) => OCI_LAYER_OPERATION_FAILED,
             Error::Verification(_) => "VerificationError",
+            Error::IncludeUnavailable { reason, .. } => reason,
         }
     }
 
@@ -88,6 +98,7 @@ impl Error {
                 e,
                 driftless_source::Error::InvalidUrl { .. }
                     | driftless_source::Error::InvalidReference(_)
+                    | driftless_source::Error::IllegalPath { .. }
                     | driftless_source::Error::Verification {
                         reason: "InvalidVerificationMode",
                         ..

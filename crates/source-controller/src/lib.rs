@@ -6,6 +6,7 @@ mod artifacts;
 mod context;
 mod credentials;
 mod error;
+mod include;
 mod oci_pull;
 mod oci_repository;
 mod reconcile;

@@ -16,7 +16,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 
-use crate::{Context, Error, credentials, status};
+use crate::{Context, Error, credentials, include, status};
 
 const KIND: &str = "GitRepository";
 
@@ -29,9 +29,27 @@ pub async fn run(
     ready: impl FnOnce() + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch, ready);
+    // A change of a GitRepository (its status included, which the trigger filter ignores)
+    // requeues the GitRepositories that include it; the watch's store already holds the
+    // change when they run, so they see the new artifact.
+    let (includers, requeues) = tokio::sync::mpsc::unbounded_channel();
+    let published = ctx.published.clone();
+    let (stream, reader) = driftless_runtime::watch::observed_trigger_stream(
+        api,
+        watch,
+        ready,
+        move |repo: &GitRepository| {
+            let namespace = repo.namespace().unwrap_or_default();
+            for includer in published.includers_of(&namespace, &repo.name_any()) {
+                let _ = includers.send(includer);
+            }
+        },
+    );
     ctx.published.register(reader.clone());
     Controller::for_stream(stream, reader)
+        .reconcile_on(futures::stream::unfold(requeues, |mut rx| async move {
+            rx.recv().await.map(|next| (next, rx))
+        }))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, retry_after_error, ctx)
         .for_each(|_| futures::future::ready(()))
@@ -65,15 +83,17 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
     }
     let generation = repo.meta().generation;
     let now = Timestamp::now();
-    let outcome = fetch(&repo, ctx).await;
+    let outcome = fetch_with_includes(&repo, ctx).await;
     let previous_revision = status.artifact.as_ref().map(|a| a.revision.clone());
+    let previous_digest = status.artifact.as_ref().and_then(|a| a.digest.clone());
     match &outcome {
-        Ok(artifact) => {
+        Ok((artifact, included)) => {
             tracing::Span::current().record("revision", artifact.revision.as_str());
             ctx.cache.pin(
                 OwnerKey::object(KIND, &namespace, &name),
                 artifact.digest.clone(),
             );
+            status.included_artifacts = included.iter().map(|i| i.status.clone()).collect();
             let published = status::status_artifact(
                 &namespace,
                 &name,
@@ -82,13 +102,7 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
                 status.artifact.as_ref(),
                 now,
             );
-            status::record_success(
-                &mut status,
-                published,
-                generation,
-                repo.spec.ignore.clone(),
-                now,
-            );
+            status::record_success(&mut status, published, generation, &repo.spec, now);
             status::record_verification(
                 &mut status,
                 repo.spec
@@ -107,7 +121,15 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
     if repo.status.as_ref() != Some(&status) {
         write_status(ctx, &namespace, &name, &status).await?;
     }
-    publish_outcome(ctx, &repo, &outcome, previous_revision.as_deref()).await;
+    let outcome = outcome.map(|(artifact, _)| artifact);
+    publish_outcome(
+        ctx,
+        &repo,
+        &outcome,
+        previous_revision.as_deref(),
+        previous_digest.as_deref(),
+    )
+    .await;
     let stats = ctx.cache.stats();
     ctx.metrics.source_cache_hits.set(stats.hits as i64);
     ctx.metrics.source_cache_misses.set(stats.misses as i64);
@@ -129,6 +151,36 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Outcome, Error
     Ok(Outcome::of(action, &outcome))
 }
 
+/// Key of the pin that keeps the checkout an include-composed artifact is built from.
+const INCLUDE_BASE: &str = "GitRepository/include-base";
+
+/// The includes first (cheap, from the watch cache, as Flux checks them before cloning),
+/// then the fetch, then the includes copied in.
+async fn fetch_with_includes(
+    repo: &GitRepository,
+    ctx: &Context,
+) -> Result<(driftless_source::Artifact, Vec<include::Resolved>), Error> {
+    let included = include::resolve(repo, &ctx.published)?;
+    let base = fetch(repo, ctx).await?;
+    let namespace = repo.namespace().unwrap_or_default();
+    let base_owner = OwnerKey::object(INCLUDE_BASE, &namespace, &repo.name_any());
+    if included.is_empty() {
+        ctx.cache.unpin(&base_owner);
+        return Ok((base, included));
+    }
+    // The checkout stays while it is the base, so a poll does not check it out again.
+    ctx.cache.pin(base_owner, base.digest.clone());
+    let composed = ctx
+        .cache
+        .compose(driftless_source::ComposeRequest {
+            base,
+            includes: included.iter().map(|i| i.artifact.clone()).collect(),
+            ignore: repo.spec.ignore.clone(),
+        })
+        .await?;
+    Ok((composed, included))
+}
+
 async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::Artifact, Error> {
     let namespace = repo.namespace().unwrap_or_default();
     // The URL policy first: a refused URL is never connected to (nor its host resolved
@@ -143,6 +195,9 @@ async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::
     };
     let mut req = status::fetch_request(&repo.spec, auth)?;
     req.owner = Some(OwnerKey::object(KIND, &namespace, &repo.name_any()));
+    if req.recurse_submodules {
+        req.submodule_url_check = Some(submodule_url_check(ctx));
+    }
     if let Some(verify) = &repo.spec.verify {
         let keys = credentials::load_trusted_keys(&ctx.client, &namespace, &verify.secret_ref.name)
             .await?;
@@ -158,6 +213,23 @@ async fn fetch(repo: &GitRepository, ctx: &Context) -> Result<driftless_source::
         .with_label_values(&[KIND])
         .observe(started.elapsed().as_secs_f64());
     Ok(artifact)
+}
+
+/// The URL policy of `spec.url`, for submodule URLs: called on the cache's blocking
+/// thread, so the `--denied-cidrs` resolution runs on the runtime through a handle.
+fn submodule_url_check(ctx: &Context) -> driftless_source::submodules::SubmoduleUrlCheck {
+    let policy = ctx.url_policy.clone();
+    let handle = tokio::runtime::Handle::current();
+    Arc::new(move |url: &str| {
+        let field = "submodule url";
+        let target = policy
+            .check_git_url(field, url)
+            .map_err(|e| e.to_string())?;
+        handle
+            .block_on(policy.resolve(field, url, &target))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
 
 async fn write_status(
@@ -181,10 +253,15 @@ async fn publish_outcome(
     repo: &GitRepository,
     outcome: &Result<driftless_source::Artifact, Error>,
     previous_revision: Option<&str>,
+    previous_digest: Option<&str>,
 ) {
     let reference = repo.object_ref(&());
     match outcome {
-        Ok(artifact) if previous_revision != Some(artifact.revision.as_str()) => {
+        // A new commit, or new content at the same commit (an included artifact changed).
+        Ok(artifact)
+            if previous_revision != Some(artifact.revision.as_str())
+                || previous_digest != Some(artifact.digest.to_string().as_str()) =>
+        {
             let message = format!("stored artifact for revision '{}'", artifact.revision);
             ctx.recorder
                 .publish(
@@ -215,6 +292,8 @@ async fn cleanup(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Erro
     let namespace = repo.namespace().unwrap_or_default();
     let name = repo.name_any();
     ctx.cache.unpin(&OwnerKey::object(KIND, &namespace, &name));
+    ctx.cache
+        .unpin(&OwnerKey::object(INCLUDE_BASE, &namespace, &name));
     ctx.metrics.forget_object(KIND, &namespace, &name);
     Ok(Action::await_change())
 }

@@ -38,6 +38,8 @@ pub fn fetch_request(
     let mut req = FetchRequest::new(spec.url.clone(), reference);
     req.auth = auth;
     req.ignore = spec.ignore.clone();
+    req.sparse_checkout = spec.sparse_checkout.clone();
+    req.recurse_submodules = spec.recurse_submodules;
     req.timeout = timeout;
     Ok(req)
 }
@@ -75,19 +77,23 @@ pub fn status_artifact(
     }
 }
 
-/// Records a successful fetch.
+/// Records a successful fetch of `spec` (its content fields become the observed ones).
 pub fn record_success(
     status: &mut GitRepositoryStatus,
     artifact: StatusArtifact,
     generation: Option<i64>,
-    ignore: Option<String>,
+    spec: &GitRepositorySpec,
     now: Timestamp,
 ) {
     let message = format!("stored artifact for revision '{}'", artifact.revision);
     conditions_on_success(&mut status.conditions, &message, generation, now);
     status.artifact = Some(artifact);
     status.observed_generation = generation;
-    status.observed_ignore = ignore;
+    status.observed_ignore = spec.ignore.clone();
+    status.observed_sparse_checkout = spec.sparse_checkout.clone();
+    status.observed_include = spec.include.clone();
+    status.observed_recurse_submodules = spec.recurse_submodules;
+    condition::remove_condition(&mut status.conditions, condition::INCLUDE_UNAVAILABLE);
 }
 
 /// Sets the conditions of a source that stored an artifact: Ready and ArtifactInStorage
@@ -134,6 +140,19 @@ pub fn record_failure(
         Error::Source(e) => matches!(e, driftless_source::Error::Verification { .. }),
         _ => false,
     };
+    if let Error::IncludeUnavailable { reason, message } = err {
+        condition::set_condition(
+            &mut status.conditions,
+            condition::INCLUDE_UNAVAILABLE,
+            Status::True,
+            reason,
+            message,
+            generation,
+            now,
+        );
+    } else {
+        condition::remove_condition(&mut status.conditions, condition::INCLUDE_UNAVAILABLE);
+    }
     if verification_failed {
         condition::set_condition(
             &mut status.conditions,
@@ -240,6 +259,9 @@ mod tests {
             ignore: Some("*.md".into()),
             suspend: false,
             verify: None,
+            sparse_checkout: Vec::new(),
+            include: Vec::new(),
+            recurse_submodules: false,
         }
     }
 
@@ -322,7 +344,7 @@ mod tests {
             None,
             now,
         );
-        record_success(&mut status, a.clone(), Some(1), None, now);
+        record_success(&mut status, a.clone(), Some(1), &spec(), now);
         assert!(condition::is_ready(&status.conditions));
         let err = Error::Source(driftless_source::Error::Remote {
             url: "https://git.example".into(),

@@ -92,6 +92,14 @@ pub struct FetchRequest {
     pub owner: Option<OwnerKey>,
     /// `spec.verify`: signatures to check before anything is checked out.
     pub verify: Option<Verification>,
+    /// `spec.sparseCheckout`: only these directories go into the artifact (all when
+    /// empty). Checked and normalized by the cache; a hostile path is refused.
+    pub sparse_checkout: Vec<String>,
+    /// `spec.recurseSubmodules`: check out the commits the tree's gitlinks name.
+    pub recurse_submodules: bool,
+    /// The URL policy every submodule URL must pass before anything connects to it (when
+    /// `None`, every URL the transport supports is allowed).
+    pub submodule_url_check: Option<crate::submodules::SubmoduleUrlCheck>,
 }
 
 /// What `spec.verify` asks: which objects must carry a signature of a trusted key.
@@ -124,7 +132,9 @@ impl std::fmt::Debug for FetchRequest {
             .field("timeout", &self.timeout)
             .field("owner", &self.owner)
             .field("verify", &self.verify)
-            .finish()
+            .field("sparse_checkout", &self.sparse_checkout)
+            .field("recurse_submodules", &self.recurse_submodules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,17 +149,36 @@ impl FetchRequest {
             timeout: DEFAULT_TIMEOUT,
             owner: None,
             verify: None,
+            sparse_checkout: Vec::new(),
+            recurse_submodules: false,
+            submodule_url_check: None,
         }
+    }
+
+    /// `sparse_checkout` checked and normalized, outermost directories only, sorted.
+    /// A directory naming the root means the whole tree (empty).
+    pub(crate) fn sparse_dirs(&self) -> Result<Vec<String>, Error> {
+        let mut dirs = Vec::new();
+        for (i, raw) in self.sparse_checkout.iter().enumerate() {
+            let dir = Error::checked_path(format!("spec.sparseCheckout[{i}]"), raw)?;
+            if dir.is_empty() {
+                return Ok(Vec::new());
+            }
+            dirs.push(dir);
+        }
+        Ok(crate::relative_path::outermost(dirs))
     }
 
     /// Single-flight key: requests with equal keys share one fetch. Credentials are
     /// part of it so nobody rides on someone else's access.
     fn flight_key(&self) -> String {
         format!(
-            "{}\n{:?}\n{:?}\n{}\n{:?}",
+            "{}\n{:?}\n{:?}\n{:?}\n{}\n{}\n{:?}",
             self.url,
             self.reference,
             self.ignore,
+            self.sparse_checkout,
+            self.recurse_submodules,
             self.auth
                 .as_ref()
                 .map(GitAuth::fingerprint)
@@ -180,6 +209,18 @@ pub struct ImportRequest {
     /// Serve this archive's bytes unchanged as the artifact's tarball (Flux's layer
     /// operation `copy`) instead of a tarball rebuilt from the tree.
     pub keep_tarball: bool,
+}
+
+/// What [`SourceCache::compose`] builds: `spec.include`'s artifacts copied into a fetched
+/// artifact.
+#[derive(Debug, Clone)]
+pub struct ComposeRequest {
+    /// The artifact of the including repository's own checkout.
+    pub base: Artifact,
+    /// The includes, in spec order (later ones may not overwrite earlier ones).
+    pub includes: Vec<crate::compose::IncludedArtifact>,
+    /// `spec.ignore` of the including repository, applied over the whole result.
+    pub ignore: Option<String>,
 }
 
 /// A checked-out source, ready to read from [`Artifact::path`].
@@ -438,6 +479,31 @@ fn verify_signatures(
     Ok(format!("verified signature of {}", verified.join(" and ")))
 }
 
+/// The `keys/` name of one commit checked out with `ignore` rules and `sparse` directories.
+/// Without sparse directories it is `<commit>-<ignore hash>`, as before they existed.
+fn content_key(commit: &str, ignore: Option<&str>, sparse: &[String]) -> String {
+    let ignore = short_hash(ignore.unwrap_or_default());
+    if sparse.is_empty() {
+        format!("{commit}-{ignore}")
+    } else {
+        format!("{commit}-{ignore}-{}", short_hash(&sparse.join("\0")))
+    }
+}
+
+/// State of one submodule walk: what was asked, the count so far, the mirrors whose locks
+/// this thread holds, and the listings found.
+struct SubmoduleWalk<'a> {
+    req: &'a FetchRequest,
+    interrupt: &'a AtomicBool,
+    count: usize,
+    held: Vec<String>,
+    out: &'a mut Vec<(gix::Repository, crate::checkout::Listing)>,
+}
+
+fn lock_state(inner: &Inner) -> MutexGuard<'_, State> {
+    lock(&inner.state)
+}
+
 /// The directory name of the mirror of `url` (also the key of its lock and use record).
 fn mirror_key(url: &str) -> String {
     short_hash(url)[..32].to_owned()
@@ -641,12 +707,14 @@ impl SourceCache {
 
     async fn fetch_uncached(&self, req: FetchRequest) -> Result<Artifact, Error> {
         let plan = req.reference.plan()?;
+        // Spec paths are checked before anything touches the network or the disk.
+        let sparse = req.sparse_dirs()?;
         let guard = self.lock_mirror(&req.url).await;
         let inner = self.inner.clone();
         let req2 = req.clone();
         self.run_blocking(&req, move |interrupt| {
             let _guard = guard;
-            inner.fetch_blocking(&req2, &plan, interrupt)
+            inner.fetch_blocking(&req2, &plan, &sparse, interrupt)
         })
         .await
     }
@@ -670,6 +738,44 @@ impl SourceCache {
             .flight
             .get_or_init(|| async move {
                 tokio::task::spawn_blocking(move || inner.import_blocking(&req))
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))?
+            })
+            .await
+            .clone();
+        drop(guard);
+        result
+    }
+
+    /// The artifact of `req.base` with each include's artifact (sub)tree copied in at its
+    /// `toPath`, and the base's ignore rules applied to the whole (as Flux archives it). The
+    /// revision and commit stay the base's; the digest is that of the combined content, so it
+    /// changes whenever an included artifact's content does. Paths are checked before
+    /// anything is read; a `toPath` that already exists, a missing `fromPath`, an included
+    /// artifact not in the cache or a combined tree over the limits is refused and nothing
+    /// is written. Requests with equal inputs share one composition.
+    pub async fn compose(&self, req: ComposeRequest) -> Result<Artifact, Error> {
+        let mut key = format!("compose\n{}\n{:?}", req.base.digest, req.ignore);
+        for inc in &req.includes {
+            key.push_str(&format!(
+                "\n{}\n{}\n{:?}\n{:?}",
+                inc.name, inc.digest, inc.from_path, inc.to_path
+            ));
+        }
+        let flight: Flight = lock(&self.inner.flights)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let guard = FlightGuard {
+            inner: &self.inner,
+            key: key.clone(),
+            flight,
+        };
+        let inner = self.inner.clone();
+        let result = guard
+            .flight
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || inner.compose_blocking(&req, &key))
                     .await
                     .map_err(|e| Error::Task(e.to_string()))?
             })
@@ -914,6 +1020,7 @@ impl Inner {
         &self,
         req: &FetchRequest,
         plan: &Plan,
+        sparse: &[String],
         interrupt: &AtomicBool,
     ) -> Result<Artifact, Error> {
         let url_shown = display_url(&req.url);
@@ -1024,10 +1131,10 @@ impl Inner {
             )?),
             None => None,
         };
-        let key = format!(
-            "{commit}-{}",
-            short_hash(req.ignore.as_deref().unwrap_or_default())
-        );
+        let mut key = content_key(&commit.to_string(), req.ignore.as_deref(), sparse);
+        if req.recurse_submodules {
+            key.push_str("-submodules");
+        }
         if let Some(mut artifact) = self.lookup(&key, &resolved) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             artifact.verified = verified;
@@ -1038,9 +1145,38 @@ impl Inner {
             &repo,
             commit,
             req.ignore.as_deref(),
+            sparse,
             &url_shown,
             &self.limits,
         )?;
+        let mut submodules = Vec::new();
+        let mut listing = listing;
+        if req.recurse_submodules && !listing.gitlinks.is_empty() {
+            let mut walk = SubmoduleWalk {
+                req,
+                interrupt,
+                count: 0,
+                held: vec![mirror_key(&req.url)],
+                out: &mut submodules,
+            };
+            self.submodules(&mut walk, &repo, commit, &req.url, &listing.gitlinks, "", 1)?;
+            let mut all = listing.files.clone();
+            for (_, sub) in &submodules {
+                all.extend(sub.files.iter().cloned());
+            }
+            let total: u64 = all.iter().map(|f| f.size).sum();
+            if total > self.limits.max_artifact_bytes {
+                return Err(Error::LimitExceeded {
+                    url: url_shown.clone(),
+                    commit: commit.to_string(),
+                    message: format!(
+                        "the files with submodules add up to {total} bytes, over the artifact limit of {} bytes (--max-artifact-bytes)",
+                        self.limits.max_artifact_bytes
+                    ),
+                });
+            }
+            listing.digest = crate::digest::digest_of(&all);
+        }
         let digest = listing.digest.clone();
         let target = self.artifact_path(&digest);
         let size = if target.is_dir() {
@@ -1052,7 +1188,17 @@ impl Inner {
         } else {
             let staging = self.temp_path(digest.hex());
             let started = std::time::Instant::now();
-            let written = write_listing(&repo, &listing, &staging, &url_shown);
+            let written = submodules.iter().try_fold(
+                write_listing(&repo, &listing, &staging, &url_shown),
+                |acc, (sub, sub_listing)| -> Result<Result<u64, Error>, Error> {
+                    Ok(match acc {
+                        Ok(n) => {
+                            write_listing(sub, sub_listing, &staging, &url_shown).map(|m| n + m)
+                        }
+                        Err(e) => Err(e),
+                    })
+                },
+            )?;
             tracing::debug!(url = url_shown.as_str(), %digest, files = listing.files.len(), elapsed = ?started.elapsed(), "checked out");
             let size = match written {
                 Ok(size) => size,
@@ -1090,6 +1236,144 @@ impl Inner {
             size,
             verified,
         })
+    }
+
+    /// Fetch and list the submodules at `gitlinks` of `commit` (of the repository at `url`),
+    /// and theirs, into `walk.out` with paths below `prefix`.
+    #[allow(clippy::too_many_arguments)]
+    fn submodules(
+        &self,
+        walk: &mut SubmoduleWalk<'_>,
+        repo: &gix::Repository,
+        commit: ObjectId,
+        url: &str,
+        gitlinks: &[(String, ObjectId)],
+        prefix: &str,
+        depth: usize,
+    ) -> Result<(), Error> {
+        use crate::submodules::{MAX_SUBMODULE_DEPTH, MAX_SUBMODULES, origin, resolve_url};
+        let top = display_url(&walk.req.url);
+        let fail = |path: &str, reason: &'static str, message: String| Error::Submodule {
+            url: top.clone(),
+            path: path.to_owned(),
+            message,
+            reason,
+        };
+        let gitmodules = repo
+            .find_commit(commit)
+            .ok()
+            .and_then(|c| c.tree().ok())
+            .and_then(|t| t.lookup_entry_by_path(".gitmodules").ok().flatten())
+            .and_then(|e| e.object().ok())
+            .map(|o| o.data.clone())
+            .unwrap_or_default();
+        let entries = crate::submodules::parse_gitmodules(&gitmodules)
+            .map_err(|m| fail(prefix, "GitOperationFailed", m))?;
+        for (path, sub_commit) in gitlinks {
+            let full = if prefix.is_empty() {
+                path.clone()
+            } else {
+                format!("{prefix}/{path}")
+            };
+            walk.count += 1;
+            if walk.count > MAX_SUBMODULES {
+                return Err(fail(
+                    &full,
+                    "GitOperationFailed",
+                    format!("more than {MAX_SUBMODULES} submodules"),
+                ));
+            }
+            if depth > MAX_SUBMODULE_DEPTH {
+                return Err(fail(
+                    &full,
+                    "GitOperationFailed",
+                    format!("submodules nested deeper than {MAX_SUBMODULE_DEPTH}"),
+                ));
+            }
+            let raw = entries
+                .iter()
+                .find(|(p, _)| {
+                    crate::relative_path::normalize(p).ok().as_deref() == Some(path.as_str())
+                })
+                .map(|(_, u)| u.clone())
+                .ok_or_else(|| {
+                    fail(
+                        &full,
+                        "GitOperationFailed",
+                        "no url for it in .gitmodules".to_owned(),
+                    )
+                })?;
+            let sub_url = resolve_url(url, &raw).map_err(|m| fail(&full, "URLNotAllowed", m))?;
+            let shown = display_url(&sub_url);
+            if let Some(check) = &walk.req.submodule_url_check {
+                check(&sub_url).map_err(|m| fail(&full, "URLNotAllowed", m))?;
+            }
+            // Credentials only to the superproject's own origin.
+            let auth = walk.req.auth.as_ref().filter(|_| {
+                origin(&sub_url).is_some() && origin(&sub_url) == origin(&walk.req.url)
+            });
+            let key = mirror_key(&sub_url);
+            let lock = (!walk.held.contains(&key)).then(|| self.mirror_lock(&key));
+            let guard = lock.as_ref().map(|m| m.clone().blocking_lock_owned());
+            walk.held.push(key.clone());
+            let result = (|| {
+                let sub = open_or_init_mirror(&self.mirror_path(&sub_url), &shown, &self.limits)?;
+                lock_state(self).use_mirror(&key, None);
+                let sub = if sub.has_object(*sub_commit) {
+                    sub
+                } else {
+                    let scratch = self.temp_path("ssh");
+                    let spec = RemoteSpec::new(&sub_url, auth, scratch.clone());
+                    self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+                    let fetched = fetch_refs(
+                        &sub,
+                        &spec,
+                        &["refs/heads/*".to_owned(), "refs/tags/*".to_owned()],
+                        Shallow::NoChange,
+                        walk.interrupt,
+                        &self.limits,
+                    );
+                    if scratch.exists() {
+                        let _ = std::fs::remove_dir_all(&scratch);
+                    }
+                    self.measure_mirror(&key, sub.path());
+                    fetched?;
+                    let sub = open_mirror(sub.path(), &shown, &self.limits)?;
+                    if !sub.has_object(*sub_commit) {
+                        return Err(fail(
+                            &full,
+                            "GitOperationFailed",
+                            format!("commit {sub_commit} not found on {shown}"),
+                        ));
+                    }
+                    sub
+                };
+                let mut listing = list_commit(&sub, *sub_commit, None, &[], &shown, &self.limits)?;
+                let rules = crate::ignore_rules::IgnoreRules::new(&[], walk.req.ignore.as_deref());
+                for f in &mut listing.files {
+                    f.path = format!("{full}/{}", f.path);
+                }
+                listing.files.retain(|f| {
+                    let parts: Vec<&str> = f.path.split('/').collect();
+                    !(1..=parts.len())
+                        .any(|n| rules.is_excluded(&parts[..n].join("/"), n < parts.len()))
+                });
+                let nested = std::mem::take(&mut listing.gitlinks);
+                if !nested.is_empty() {
+                    self.submodules(walk, &sub, *sub_commit, &sub_url, &nested, &full, depth + 1)?;
+                }
+                walk.out.push((sub, listing));
+                Ok(())
+            })();
+            walk.held.pop();
+            drop(guard);
+            if lock.is_some() {
+                drop(lock);
+                self.forget_idle_lock(&key);
+            }
+            result?;
+        }
+        Ok(())
     }
 
     fn import_blocking(&self, req: &ImportRequest) -> Result<Artifact, Error> {
@@ -1169,6 +1453,86 @@ impl Inner {
             digest,
             size: extracted.bytes,
             verified: None,
+        })
+    }
+
+    fn compose_blocking(&self, req: &ComposeRequest, flight_key: &str) -> Result<Artifact, Error> {
+        let key = format!("compose-{}", short_hash(flight_key));
+        let base = &req.base;
+        let mut checked = Vec::with_capacity(req.includes.len());
+        for (i, inc) in req.includes.iter().enumerate() {
+            // Paths first: nothing is read for a hostile spec.
+            checked.push(inc.check(i, PathBuf::new())?);
+        }
+        let resolved = Resolved {
+            revision: base.revision.clone(),
+            commit: base.commit.clone(),
+            fetch_refs: Vec::new(),
+            must_be_reachable_from: None,
+            tag: None,
+        };
+        if let Some(mut artifact) = self.lookup(&key, &resolved) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            artifact.verified = base.verified.clone();
+            return Ok(artifact);
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let present = |digest: &Digest| lock(&self.state).index.touch(digest);
+        if !present(&base.digest) {
+            return Err(Error::ArtifactNotFound(base.digest.to_string()));
+        }
+        for (inc, checked) in req.includes.iter().zip(checked.iter_mut()) {
+            if !present(&inc.digest) {
+                return Err(Error::Include {
+                    include: inc.name.clone(),
+                    from_path: checked.from.clone(),
+                    to_path: checked.to.clone(),
+                    message: format!("its artifact {} is not in the source cache", inc.digest),
+                });
+            }
+            checked.dir = self.artifact_path(&inc.digest);
+        }
+        let plan = crate::compose::plan(
+            &self.artifact_path(&base.digest),
+            &checked,
+            req.ignore.as_deref(),
+            &self.limits,
+        )?;
+        let digest = plan.digest.clone();
+        let target = self.artifact_path(&digest);
+        if !target.is_dir() {
+            let staging = self.temp_path("compose");
+            if let Err(e) = crate::compose::write(&plan, &staging) {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+            match std::fs::rename(&staging, &target) {
+                Ok(()) => {}
+                Err(_) if target.is_dir() => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(Error::storage("publishing", &target, e));
+                }
+            }
+            sync_parent(&target)?;
+            self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+        }
+        self.write_key(&key, &digest)?;
+        {
+            let mut state = lock(&self.state);
+            state.index.insert(digest.clone(), plan.bytes);
+            state.keys.insert(key, digest.clone());
+        }
+        self.evict(&digest);
+        Ok(Artifact {
+            revision: base.revision.clone(),
+            commit: base.commit.clone(),
+            path: target,
+            digest,
+            size: plan.bytes,
+            verified: base.verified.clone(),
         })
     }
 

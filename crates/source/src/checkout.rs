@@ -20,11 +20,14 @@ use crate::limits::Limits;
 pub(crate) struct Listing {
     pub files: Vec<ListedFile>,
     pub digest: Digest,
+    /// Submodule commits (gitlinks) at paths the ignore rules keep: `(path, commit)`.
+    pub gitlinks: Vec<(String, ObjectId)>,
 }
 
 enum Kind {
     Dir,
     File { executable: bool },
+    Gitlink,
 }
 
 struct TreeEntry {
@@ -104,6 +107,8 @@ impl Walk<'_> {
                 Kind::File {
                     executable: mode.is_executable(),
                 }
+            } else if mode.is_commit() {
+                Kind::Gitlink
             } else {
                 continue;
             };
@@ -133,6 +138,49 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// Walk only the subtrees at `dirs`, with their ancestor directories listed once each
+    /// (so ignore rules on an ancestor still apply below it).
+    fn sparse(&mut self, root: ObjectId, dirs: &[String]) -> Result<(), Error> {
+        let repo = self.repo;
+        let root = repo
+            .find_tree(root)
+            .map_err(|e| mirror_err(repo.path(), self.url, format!("tree {root}: {e}")))?;
+        let mut listed = std::collections::HashSet::new();
+        for dir in dirs {
+            let missing = |message: &str| Error::SparseCheckout {
+                url: self.url.to_owned(),
+                commit: self.commit.to_string(),
+                path: dir.clone(),
+                message: message.to_owned(),
+            };
+            let entry = root
+                .lookup_entry_by_path(dir.as_str())
+                .map_err(|e| mirror_err(repo.path(), self.url, format!("{dir}: {e}")))?
+                .ok_or_else(|| missing("does not exist in repository"))?;
+            if !entry.mode().is_tree() {
+                return Err(missing("is not a directory"));
+            }
+            let mut ancestor = String::new();
+            let mut depth = 0;
+            for part in dir.split('/') {
+                if !ancestor.is_empty() {
+                    ancestor.push('/');
+                }
+                ancestor.push_str(part);
+                depth += 1;
+                if listed.insert(ancestor.clone()) {
+                    self.out.push(TreeEntry {
+                        path: ancestor.clone(),
+                        kind: Kind::Dir,
+                        id: ObjectId::null(gix::hash::Kind::Sha1),
+                    });
+                }
+            }
+            self.tree(entry.object_id(), dir, depth + 1)?;
+        }
+        Ok(())
+    }
+
     /// The size of blob `id` at `path` from its object header (nothing is inflated),
     /// refused beyond `max_file_bytes`.
     fn blob_size(&self, id: ObjectId, path: &str) -> Result<u64, Error> {
@@ -155,10 +203,15 @@ impl Walk<'_> {
 /// List the files of `commit` that survive Flux's default excludes, the tree's
 /// `.sourceignore` files and `spec_ignore`, after checking every tree entry's name and
 /// every file's size against `limits` (from object headers: nothing large is inflated).
+///
+/// With `sparse` (normalized directories, none inside another; see
+/// [`crate::relative_path`]) only the trees below those directories are walked, as
+/// `spec.sparseCheckout` asks; a directory the commit does not have is refused.
 pub(crate) fn list_commit(
     repo: &gix::Repository,
     commit: ObjectId,
     spec_ignore: Option<&str>,
+    sparse: &[String],
     url: &str,
     limits: &Limits,
 ) -> Result<Listing, Error> {
@@ -173,7 +226,11 @@ pub(crate) fn list_commit(
         limits,
         out: Vec::new(),
     };
-    walk.tree(tree, "", 1)?;
+    if sparse.is_empty() {
+        walk.tree(tree, "", 1)?;
+    } else {
+        walk.sparse(tree, sparse)?;
+    }
     let entries = std::mem::take(&mut walk.out);
 
     let mut sourceignores = Vec::new();
@@ -190,6 +247,7 @@ pub(crate) fn list_commit(
     let rules = IgnoreRules::new(&sourceignores, spec_ignore);
 
     let mut files = Vec::new();
+    let mut gitlinks = Vec::new();
     let mut total = 0u64;
     let mut excluded_dir: Option<String> = None;
     for e in entries {
@@ -199,11 +257,15 @@ pub(crate) fn list_commit(
             }
             excluded_dir = None;
         }
-        let is_dir = matches!(e.kind, Kind::Dir);
+        let is_dir = matches!(e.kind, Kind::Dir | Kind::Gitlink);
         if rules.is_excluded(&e.path, is_dir) {
             if is_dir {
                 excluded_dir = Some(e.path);
             }
+            continue;
+        }
+        if let Kind::Gitlink = e.kind {
+            gitlinks.push((e.path, e.id));
             continue;
         }
         if let Kind::File { executable } = e.kind {
@@ -225,7 +287,11 @@ pub(crate) fn list_commit(
         }
     }
     let digest = digest_of(&files);
-    Ok(Listing { files, digest })
+    Ok(Listing {
+        files,
+        digest,
+        gitlinks,
+    })
 }
 
 fn sync_dir(path: &Path) -> Result<(), Error> {

@@ -139,6 +139,55 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A `spec.sparseCheckout` directory is missing from the commit (or is a file).
+    /// Nothing was checked out.
+    #[error("commit {commit} of {url}: sparse checkout dir '{path}' {message}")]
+    SparseCheckout {
+        /// Remote URL (without credentials).
+        url: String,
+        /// The commit.
+        commit: String,
+        /// The directory as normalized.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A path named in the spec (`sparseCheckout`, `include[].fromPath`, `.toPath`) could
+    /// leave the artifact root or name git metadata. Nothing was read or written.
+    #[error("{field} '{path}': {message}")]
+    IllegalPath {
+        /// The spec field, e.g. `spec.sparseCheckout[1]`.
+        field: String,
+        /// The path as written (control characters escaped).
+        path: String,
+        /// Which rule it breaks.
+        message: String,
+    },
+    /// Copying an included artifact (`spec.include`) into this one failed.
+    #[error("failed to copy '{include}' include from '{from_path}' to '{to_path}': {message}")]
+    Include {
+        /// The included GitRepository's name.
+        include: String,
+        /// `fromPath` (normalized; empty for the root).
+        from_path: String,
+        /// `toPath` (normalized).
+        to_path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// `spec.recurseSubmodules`: a submodule could not be resolved, was refused by the URL
+    /// policy, or its commit is missing. Nothing was checked out.
+    #[error("submodule '{path}' of {url}: {message}")]
+    Submodule {
+        /// The superproject's URL (without credentials).
+        url: String,
+        /// The submodule's path in the artifact.
+        path: String,
+        /// What went wrong (names the submodule URL).
+        message: String,
+        /// `URLNotAllowed` for a policy refusal, else `GitOperationFailed`.
+        reason: &'static str,
+    },
     /// The artifact is not (or no longer) in the cache.
     #[error("artifact {0} is not in the source cache")]
     ArtifactNotFound(String),
@@ -155,6 +204,7 @@ impl Error {
             Error::Authentication { .. } | Error::InvalidAuth { .. } => "AuthenticationFailed",
             Error::Remote { .. }
             | Error::ReferenceNotFound { .. }
+            | Error::SparseCheckout { .. }
             | Error::Timeout { .. }
             | Error::Mirror { .. }
             | Error::Task(_) => "GitOperationFailed",
@@ -166,6 +216,9 @@ impl Error {
             Error::Archive { .. } => "ArchiveInvalid",
             Error::Verification { reason, .. } => reason,
             Error::LimitExceeded { .. } => "LimitExceeded",
+            Error::IllegalPath { .. } => "IllegalPath",
+            Error::Include { .. } => "CopyFailure",
+            Error::Submodule { reason, .. } => reason,
         }
     }
 
@@ -180,6 +233,15 @@ impl Error {
                 | Error::Task(_)
                 | Error::Mirror { .. }
         )
+    }
+
+    /// Check and normalize a spec path (see [`crate::relative_path`]).
+    pub(crate) fn checked_path(field: String, raw: &str) -> Result<String, Error> {
+        crate::relative_path::normalize(raw).map_err(|why| Error::IllegalPath {
+            field,
+            path: raw.escape_debug().to_string(),
+            message: why.to_string(),
+        })
     }
 
     /// Build a [`Error::Storage`] from an I/O error.

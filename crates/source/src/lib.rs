@@ -9,6 +9,7 @@
 mod auth;
 mod cache;
 mod checkout;
+mod compose;
 pub mod digest;
 pub mod entry_name;
 mod error;
@@ -17,17 +18,20 @@ mod ignore_rules;
 mod limits;
 mod lru_index;
 mod reference;
+pub mod relative_path;
 pub mod signature;
 pub mod ssh;
+pub mod submodules;
 mod tar_import;
 mod tarball;
 pub use tarball::write_tarball;
 
 pub use auth::{BasicAuth, GitAuth};
 pub use cache::{
-    Artifact, CacheOptions, CacheStats, DEFAULT_MIRROR_GRACE, DEFAULT_TIMEOUT, FetchRequest,
-    ImportRequest, RemoteRevision, SourceCache, Verification, VerifyMode,
+    Artifact, CacheOptions, CacheStats, ComposeRequest, DEFAULT_MIRROR_GRACE, DEFAULT_TIMEOUT,
+    FetchRequest, ImportRequest, RemoteRevision, SourceCache, Verification, VerifyMode,
 };
+pub use compose::IncludedArtifact;
 pub use digest::Digest;
 pub use error::Error;
 pub use ignore_rules::{DEFAULT_EXCLUDES, IgnoreRules, SOURCEIGNORE_FILE};

@@ -441,3 +441,269 @@ fn fetch_request_debug_redacts_credentials() {
     }
     assert!(shown.contains("https://git.example/a"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_checkout_keeps_only_the_named_directories() {
+    let repo = Repo::new("sparse");
+    let sha = repo.commit(
+        &[
+            ("charts/app/values.yaml", "v: 1\n"),
+            ("charts2/other.yaml", "v: 2\n"),
+            ("charts.yaml", "v: 3\n"),
+            ("kustomize/base/ks.yaml", "k: 1\n"),
+            ("kustomize/base/README.md", "readme\n"),
+            ("kustomize/.sourceignore", "*.md\n"),
+            ("root.yaml", "r: 1\n"),
+        ],
+        "initial",
+    );
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::open(cache_dir.path(), GIB).unwrap();
+    let full = cache
+        .fetch(FetchRequest::new(repo.file_url(), GitRef::branch("main")))
+        .await
+        .unwrap();
+
+    let mut req = FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+    req.sparse_checkout = vec!["./charts/".into(), "kustomize".into(), "charts/app".into()];
+    let sparse = cache.fetch(req.clone()).await.unwrap();
+    assert_eq!(sparse.revision, format!("main@sha1:{sha}"));
+    assert_ne!(sparse.digest, full.digest);
+    // Component boundaries: charts2/ and charts.yaml are not in charts/; the
+    // .sourceignore inside a sparse directory still applies.
+    assert_eq!(
+        files(&sparse.path),
+        vec![
+            "charts/app/values.yaml",
+            "kustomize/.sourceignore",
+            "kustomize/base/ks.yaml"
+        ]
+    );
+    // The same spelling again is a cache hit with the same digest.
+    let again = cache.fetch(req).await.unwrap();
+    assert_eq!(again.digest, sparse.digest);
+
+    // A directory the commit lacks, or a file, is refused naming it.
+    for (dir, why) in [
+        ("missing", "does not exist"),
+        ("root.yaml", "is not a directory"),
+    ] {
+        let mut req = FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+        req.sparse_checkout = vec!["charts".into(), dir.into()];
+        let err = cache.fetch(req).await.unwrap_err();
+        assert!(matches!(err, Error::SparseCheckout { .. }), "{err:?}");
+        assert_eq!(err.reason(), "GitOperationFailed");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("'{dir}'")) && message.contains(why),
+            "{message}"
+        );
+    }
+
+    // Escapes are refused before any git work.
+    let fetches = cache.stats().ref_lists;
+    for bad in ["../charts", "/etc", "charts/../../x", ".git"] {
+        let mut req = FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+        req.sparse_checkout = vec![bad.into()];
+        let err = cache.fetch(req).await.unwrap_err();
+        assert_eq!(err.reason(), "IllegalPath", "{bad}: {err}");
+        assert!(err.to_string().contains("spec.sparseCheckout[0]"), "{err}");
+    }
+    assert_eq!(cache.stats().ref_lists, fetches, "no remote contacted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_copies_included_artifacts_and_refuses_escapes_and_collisions() {
+    use driftless_source::{ComposeRequest, IncludedArtifact};
+    let app = Repo::new("app");
+    app.commit(
+        &[("deploy/app.yaml", "kind: App\n"), ("notes.md", "n\n")],
+        "app",
+    );
+    let lib = Repo::new("lib");
+    lib.commit(
+        &[
+            ("base/cm.yaml", "kind: ConfigMap\n"),
+            ("base/README.md", "readme\n"),
+            ("other.yaml", "o: 1\n"),
+        ],
+        "lib",
+    );
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::open(cache_dir.path(), GIB).unwrap();
+    let fetch = |repo: &Repo| FetchRequest::new(repo.file_url(), GitRef::branch("main"));
+    let base = cache.fetch(fetch(&app)).await.unwrap();
+    let included = cache.fetch(fetch(&lib)).await.unwrap();
+    let include = |from: &str, to: &str| IncludedArtifact {
+        name: "lib".into(),
+        digest: included.digest.clone(),
+        from_path: from.into(),
+        to_path: to.into(),
+    };
+    let compose = |includes: Vec<IncludedArtifact>, ignore: Option<&str>| ComposeRequest {
+        base: base.clone(),
+        includes,
+        ignore: ignore.map(str::to_owned),
+    };
+
+    let composed = cache
+        .compose(compose(
+            vec![include("", "lib"), include("./base/", "deploy/vendor/base")],
+            Some("*.md\n"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        composed.revision, base.revision,
+        "the revision stays the base's"
+    );
+    assert_ne!(composed.digest, base.digest);
+    assert_eq!(
+        files(&composed.path),
+        vec![
+            "deploy/app.yaml",
+            "deploy/vendor/base/cm.yaml",
+            "lib/base/cm.yaml",
+            "lib/other.yaml"
+        ],
+        "spec.ignore of the includer applies to included files too"
+    );
+    // Equal inputs: a hit, same digest.
+    let again = cache
+        .compose(compose(
+            vec![include("", "lib"), include("./base/", "deploy/vendor/base")],
+            Some("*.md\n"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again.digest, composed.digest);
+    // A new commit of the included repository changes the digest, not the revision.
+    lib.commit(&[("other.yaml", "o: 2\n")], "lib 2");
+    let included2 = cache.fetch(fetch(&lib)).await.unwrap();
+    let mut changed = include("", "lib");
+    changed.digest = included2.digest.clone();
+    let recomposed = cache.compose(compose(vec![changed], None)).await.unwrap();
+    assert_eq!(recomposed.revision, base.revision);
+    assert_eq!(
+        std::fs::read_to_string(recomposed.path.join("lib/other.yaml")).unwrap(),
+        "o: 2\n"
+    );
+
+    // Escapes are refused by field before anything is read.
+    for (from, to, field) in [
+        ("../../..", "x", "spec.include[0].fromPath"),
+        ("", "../outside", "spec.include[0].toPath"),
+        ("", "/etc", "spec.include[0].toPath"),
+        ("", "./", "spec.include[0].toPath"),
+        ("", "a/.git/hooks", "spec.include[0].toPath"),
+    ] {
+        let err = cache
+            .compose(compose(vec![include(from, to)], None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), "IllegalPath", "{from} -> {to}: {err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    // Collisions and missing sources name the include.
+    for (from, to, needle) in [
+        ("", "deploy", "toPath already exists"),
+        ("", "deploy/app.yaml/x", "is a file"),
+        ("missing", "x", "fromPath does not exist"),
+    ] {
+        let err = cache
+            .compose(compose(vec![include(from, to)], None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), "CopyFailure", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("'lib' include") && message.contains(needle),
+            "{message}"
+        );
+    }
+    let outside = cache_dir.path().join("outside");
+    assert!(!outside.exists());
+}
+
+/// Adds a gitlink to `commit` at `path` with `url` in `.gitmodules`, and commits.
+fn add_submodule(repo: &Repo, path: &str, url: &str, commit: &str) -> String {
+    std::fs::write(
+        repo.path.join(".gitmodules"),
+        format!("[submodule \"{path}\"]\n\tpath = {path}\n\turl = {url}\n"),
+    )
+    .unwrap();
+    git(
+        &repo.path,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{commit},{path}"),
+        ],
+    );
+    git(&repo.path, &["add", ".gitmodules"]);
+    git(&repo.path, &["commit", "-q", "-m", "submodule"]);
+    repo.head()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submodules_are_checked_out_only_through_the_url_check() {
+    let sub = Repo::new("sub");
+    let sub_commit = sub.commit(&[("lib/cm.yaml", "kind: ConfigMap\n")], "sub");
+    let top = Repo::new("top");
+    top.commit(&[("app.yaml", "kind: App\n")], "top");
+    add_submodule(&top, "vendor/sub", &sub.file_url(), &sub_commit);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::open(cache_dir.path(), GIB).unwrap();
+
+    let plain = cache
+        .fetch(FetchRequest::new(top.file_url(), GitRef::branch("main")))
+        .await
+        .unwrap();
+    assert_eq!(files(&plain.path), vec!["app.yaml"], "gitlinks skipped");
+
+    let checked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = checked.clone();
+    let mut req = FetchRequest::new(top.file_url(), GitRef::branch("main"));
+    req.recurse_submodules = true;
+    req.submodule_url_check = Some(std::sync::Arc::new(move |url: &str| {
+        seen.lock().unwrap().push(url.to_owned());
+        Ok(())
+    }));
+    let with = cache.fetch(req.clone()).await.unwrap();
+    assert_eq!(
+        files(&with.path),
+        vec!["app.yaml", "vendor/sub/lib/cm.yaml"]
+    );
+    assert_ne!(with.digest, plain.digest);
+    assert_eq!(*checked.lock().unwrap(), vec![sub.file_url()]);
+
+    // The check refuses: nothing is fetched from the submodule, the refusal names it.
+    let fetches = cache.stats().fetches;
+    let top2 = Repo::new("top2");
+    top2.commit(&[("app.yaml", "kind: App\n")], "top2");
+    add_submodule(&top2, "evil", "file:///etc", &sub_commit);
+    let mut req = FetchRequest::new(top2.file_url(), GitRef::branch("main"));
+    req.recurse_submodules = true;
+    req.submodule_url_check = Some(std::sync::Arc::new(|url: &str| {
+        Err(format!("'{url}' is not allowed"))
+    }));
+    let err = cache.fetch(req).await.unwrap_err();
+    assert_eq!(err.reason(), "URLNotAllowed", "{err}");
+    assert!(err.to_string().contains("submodule 'evil'"), "{err}");
+    assert!(err.to_string().contains("file:///etc"), "{err}");
+    assert_eq!(
+        cache.stats().fetches,
+        fetches + 1,
+        "only the superproject was fetched"
+    );
+
+    // A relative URL may not climb above the superproject's host.
+    let top3 = Repo::new("top3");
+    top3.commit(&[("app.yaml", "kind: App\n")], "top3");
+    add_submodule(&top3, "up", "../../../../../../../../../../x", &sub_commit);
+    let mut req = FetchRequest::new(top3.file_url(), GitRef::branch("main"));
+    req.recurse_submodules = true;
+    let err = cache.fetch(req).await.unwrap_err();
+    assert!(err.to_string().contains("climbs above"), "{err}");
+}

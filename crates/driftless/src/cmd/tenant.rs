@@ -248,6 +248,9 @@ fn git_repository(args: &CreateArgs, url: &str) -> GitRepository {
             ignore: None,
             suspend: false,
             verify: None,
+            sparse_checkout: Vec::new(),
+            include: Vec::new(),
+            recurse_submodules: false,
         },
     );
     repo.metadata = metadata(args, &args.name);

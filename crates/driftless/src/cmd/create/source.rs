@@ -89,6 +89,9 @@ pub fn object(args: &GitArgs, namespace: &str) -> anyhow::Result<serde_json::Val
             ignore: args.ignore_paths.clone(),
             suspend: false,
             verify: None,
+            sparse_checkout: Vec::new(),
+            include: Vec::new(),
+            recurse_submodules: false,
         },
     );
     repo.metadata.namespace = Some(namespace.to_owned());
