@@ -170,14 +170,29 @@ internal_ip="$("${kube[@]}" get node "$node_name" -o jsonpath='{.status.addresse
 node_assert_local_route "$internal_ip"
 say "waiting for http://$internal_ip:30001 to answer"
 deadline=$((SECONDS + timeout_seconds))
-until answer="$(curl --noproxy "*" -fsS --max-time 2 "http://$internal_ip:30001/" 2>/dev/null)" && [[ "$answer" == "Hello World"* ]]; do
-  if ((SECONDS >= deadline)); then
-    "${kube[@]}" get gitrepositories,kustomizations -A >&2 || true
-    "${kube[@]}" get pods -A -o wide >&2 || true
-    fail "http://$internal_ip:30001 did not answer Hello World within ${timeout_seconds}s"
-  fi
+# until_answers URL: polls URL until it answers Hello World (in $answer), or fails.
+until_answers() {
+  until answer="$(curl --noproxy "*" -fsS --max-time 2 "$1" 2>/dev/null)" && [[ "$answer" == "Hello World"* ]]; do
+    if ((SECONDS >= deadline)); then
+      "${kube[@]}" get gitrepositories,kustomizations -A >&2 || true
+      "${kube[@]}" get pods,svc,endpointslices -A -o wide >&2 || true
+      fail "$1 did not answer Hello World within ${timeout_seconds}s"
+    fi
+    sleep 0.5
+  done
+}
+# The Service's ClusterIP first, the NodePort once that serves: a connection from this host
+# to a NodePort without endpoints is refused after conntrack recorded it without DNAT, and
+# that entry refuses a later connection on the same source port for up to 120 s (e2e/README.md,
+# "The network stays on this machine"). A ClusterIP is refused before conntrack records it.
+until cluster_ip="$("${kube[@]}" -n hello-world get service hello-world -o jsonpath='{.spec.clusterIP}' 2>/dev/null)" &&
+  [[ -n "$cluster_ip" ]]; do
+  ((SECONDS < deadline)) || fail "Service hello-world/hello-world not created within ${timeout_seconds}s"
   sleep 0.5
 done
+node_assert_local_route "$cluster_ip"
+until_answers "http://$cluster_ip:3000/"
+until_answers "http://$internal_ip:30001/"
 say "served"
 
 cat >&2 <<HELP

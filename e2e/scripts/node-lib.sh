@@ -374,15 +374,25 @@ node_is_ready() {
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
+# True when containerd (namespace k8s.io) has an image named $1.
+node_has_image() {
+  local images
+  images="$(node_ctr images ls -q 2>/dev/null)" || return 1
+  grep -qxF "$1" <<<"$images"
+}
+
 # Imports the locally built pause image into containerd unless it is there.
 node_import_pause_image() {
-  node_ctr images ls -q 2>/dev/null | grep -qxF "$pause_image" && return 0
+  # The list is read whole before grep: under pipefail, `ctr … | grep -q` fails when grep
+  # exits at the first match and ctr, still writing the next name, dies of SIGPIPE (seen
+  # here: "did not import as registry.k8s.io/pause:3.6" right after a good import).
+  node_has_image "$pause_image" && return 0
   if [[ ! -f "$pause_archive" ]]; then
     "$repo_root/image/build-pause.sh" "$pause_archive" >/dev/null
   fi
   node_ctr images import --no-unpack "$pause_archive" >/dev/null ||
     node_fail "ctr images import $pause_archive failed"
-  node_ctr images ls -q | grep -qxF "$pause_image" ||
+  node_has_image "$pause_image" ||
     node_fail "$pause_archive did not import as $pause_image (ctr -n k8s.io images ls)"
 }
 

@@ -26,6 +26,7 @@ mod driftless;
 mod error;
 mod git_server;
 mod node;
+mod node_port;
 mod node_registry;
 mod paths;
 mod poll;
@@ -48,6 +49,7 @@ pub use node::{
     NODE_TESTS_VARIABLE, NodeCluster, NodeGitServer, NodeLease, assert_local_route,
     build_and_push_driftless_image, build_and_push_hello_images, http_get,
 };
+pub use node_port::{ServiceAddresses, wait_node_port_serves};
 pub use node_registry::{NodeRegistry, build_hello_archives};
 pub use paths::{crds_dir, repo_root};
 pub use poll::poll_until;

@@ -7,16 +7,14 @@ mod common;
 
 use std::time::Instant;
 
+use common::node_run::remove_previous_node_run;
 use common::*;
 use driftless_api::{GitRepository, Kustomization};
 use driftless_e2e::{
-    Error, NodeCluster, NodeGitServer, build_and_push_driftless_image, build_and_push_hello_images,
-    http_get, poll_until, repo_root,
+    NodeCluster, NodeGitServer, build_and_push_driftless_image, build_and_push_hello_images,
+    http_get, repo_root, wait_node_port_serves,
 };
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::{Api, Client};
+use kube::Api;
 
 const SYSTEM_NAMESPACE: &str = "driftless-system";
 const APP_NAMESPACE: &str = "hello-world";
@@ -41,7 +39,7 @@ async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
     build_and_push_hello_images(&registry)
         .await
         .expect("the hello-world images build and push");
-    remove_previous_walkthrough(&client).await;
+    remove_previous_node_run(&client).await;
     // A node_rollout run that failed mid-way may have left the node cordoned.
     cluster
         .set_schedulable(true)
@@ -113,23 +111,28 @@ spec:
     )
     .await;
 
-    // Served: through kube-proxy's NodePort rules to the pod the kubelet runs.
+    // Served: through kube-proxy's rules to the pod the kubelet runs; the ClusterIP first,
+    // so that no request meets the NodePort before the Service has a ready endpoint (a
+    // refused one would leave a conntrack entry that refuses a later request too).
     let internal_ip = cluster.internal_ip();
-    let body = poll_until(
-        &format!("http://{internal_ip}:{NODE_PORT}/ to answer Hello World"),
+    let served = wait_node_port_serves(
+        &client,
+        internal_ip,
+        APP_NAMESPACE,
+        "hello-world",
+        "/",
+        "Hello World\n",
         ROLLOUT_DEADLINE,
-        || async {
-            let (status, body) = http_get(internal_ip, NODE_PORT, "/").await?;
-            Ok((status == 200 && body.starts_with("Hello World")).then_some(body))
-        },
     )
     .await;
-    let body = match body {
-        Ok(body) => body,
-        Err(error) => panic!("{error}\n{}", walkthrough_state(cluster).await),
-    };
+    if let Err(error) = served {
+        panic!("{error}\n{}", walkthrough_state(cluster).await);
+    }
+    let (status, body) = http_get(internal_ip, NODE_PORT, "/")
+        .await
+        .expect("NodePort 30001 answers");
     let sync_to_served = sync_started.elapsed();
-    assert_eq!(body, "Hello World\n");
+    assert_eq!((status, body.as_str()), (200, "Hello World\n"));
 
     // The Kustomization waited for the real rollout (wait: true) before going Ready.
     let ks = wait_ks(
@@ -155,77 +158,6 @@ spec:
         sync_to_served.as_secs_f64(),
         ks.status.and_then(|status| status.last_applied_revision),
     );
-}
-
-/// Deletes what an earlier run left (the sync objects, the app's namespace, the Driftless
-/// Deployment) and waits until it is gone, so this run measures a fresh install.
-async fn remove_previous_walkthrough(client: &Client) {
-    let repos: Api<GitRepository> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
-    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
-    let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
-    let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
-    // Driftless may be gone or broken: its finalizers must not block the clean-up.
-    if kustomizations
-        .get_opt("hello-world")
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        let _ = kustomizations
-            .patch(
-                "hello-world",
-                &PatchParams::default(),
-                &Patch::Merge(&no_finalizers),
-            )
-            .await;
-        let _ = kustomizations
-            .delete("hello-world", &DeleteParams::default())
-            .await;
-    }
-    if repos.get_opt("hello-world").await.ok().flatten().is_some() {
-        let _ = repos
-            .patch(
-                "hello-world",
-                &PatchParams::default(),
-                &Patch::Merge(&no_finalizers),
-            )
-            .await;
-        let _ = repos.delete("hello-world", &DeleteParams::default()).await;
-    }
-    let _ = namespaces
-        .delete(APP_NAMESPACE, &DeleteParams::default())
-        .await;
-    let _ = deployments
-        .delete("driftless", &DeleteParams::foreground())
-        .await;
-    poll_until(
-        "the previous walkthrough removed",
-        ROLLOUT_DEADLINE,
-        || async {
-            let namespace_gone = namespaces
-                .get_opt(APP_NAMESPACE)
-                .await
-                .map_err(Error::kube("get namespace hello-world"))?
-                .is_none();
-            let deployment_gone = deployments
-                .get_opt("driftless")
-                .await
-                .map_err(Error::kube("get Deployment driftless"))?
-                .is_none();
-            let pods_gone = pods
-                .list(&ListParams::default().labels("app.kubernetes.io/name=driftless"))
-                .await
-                .map_err(Error::kube("list Driftless pods"))?
-                .items
-                .is_empty();
-            Ok((namespace_gone && deployment_gone && pods_gone).then_some(()))
-        },
-    )
-    .await
-    .expect("the previous walkthrough goes away");
 }
 
 /// What the cluster shows when the walkthrough is stuck, for the failure message.

@@ -10,6 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
+pub mod node_run;
+
 /// Generous deadline for anything the controllers do (they usually take well under a second).
 pub const DEADLINE: Duration = Duration::from_secs(60);
 

@@ -1,0 +1,83 @@
+//! What the node tests (node_walkthrough.rs, node_rollout.rs) share.
+
+use driftless_api::{GitRepository, Kustomization};
+use driftless_e2e::{Error, poll_until};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+
+use super::ROLLOUT_DEADLINE;
+
+/// The namespace Driftless is installed in.
+pub const SYSTEM_NAMESPACE: &str = "driftless-system";
+/// The walkthrough app's namespace.
+pub const APP_NAMESPACE: &str = "hello-world";
+
+/// Deletes what an earlier node test run left, so this one starts from a fresh install: the
+/// `hello-world` GitRepository and Kustomization (finalizers dropped first: Driftless may be
+/// gone or broken), the app's namespace and the Driftless Deployment; waits until they and
+/// the Driftless pods are gone.
+pub async fn remove_previous_node_run(client: &Client) {
+    let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    if kustomizations
+        .get_opt("hello-world")
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        let _ = kustomizations
+            .patch(
+                "hello-world",
+                &PatchParams::default(),
+                &Patch::Merge(&no_finalizers),
+            )
+            .await;
+        let _ = kustomizations
+            .delete("hello-world", &DeleteParams::default())
+            .await;
+    }
+    if repos.get_opt("hello-world").await.ok().flatten().is_some() {
+        let _ = repos
+            .patch(
+                "hello-world",
+                &PatchParams::default(),
+                &Patch::Merge(&no_finalizers),
+            )
+            .await;
+        let _ = repos.delete("hello-world", &DeleteParams::default()).await;
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let _ = namespaces
+        .delete(APP_NAMESPACE, &DeleteParams::default())
+        .await;
+    let _ = deployments
+        .delete("driftless", &DeleteParams::foreground())
+        .await;
+    poll_until("the previous run removed", ROLLOUT_DEADLINE, || async {
+        let namespace_gone = namespaces
+            .get_opt(APP_NAMESPACE)
+            .await
+            .map_err(Error::kube("get namespace hello-world"))?
+            .is_none();
+        let deployment_gone = deployments
+            .get_opt("driftless")
+            .await
+            .map_err(Error::kube("get Deployment driftless"))?
+            .is_none();
+        let pods_gone = pods
+            .list(&ListParams::default().labels("app.kubernetes.io/name=driftless"))
+            .await
+            .map_err(Error::kube("list Driftless pods"))?
+            .items
+            .is_empty();
+        Ok((namespace_gone && deployment_gone && pods_gone).then_some(()))
+    })
+    .await
+    .expect("the previous run goes away");
+}
