@@ -539,6 +539,8 @@ fn manifests(
                 "interval": s.ks_interval,
                 "path": path,
                 "prune": true,
+                // The ConfigMaps carry no namespace; Flux refuses them without one.
+                "targetNamespace": ns,
                 "sourceRef": {"kind": "GitRepository", "name": repo},
             },
         })
@@ -858,6 +860,8 @@ async fn start_flux(s: &Settings, plane: &Plane, dir: &Path) -> Res<Controllers>
             .arg("--watch-all-namespaces=true")
             .arg("--log-level=error");
         if name == "source-controller" {
+            // source-controller refuses a storage path that does not exist yet.
+            std::fs::create_dir_all(dir.join("storage"))?;
             command
                 .arg(format!("--storage-path={}", dir.join("storage").display()))
                 .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
