@@ -105,7 +105,9 @@ bench:
 ## S1 (1 GitRepository, N Kustomizations) and S2 (N namespaces each with a GitRepository and a
 ## Kustomization), OBJECTS ConfigMaps each. Prints one side-by-side table, writes OUT (JSON).
 ##   make bench-flux N=100            FLUX=0: Driftless only   STORAGE=tmpfs: storage on /dev/shm
-##   SCENARIOS=S1,S2 ROUNDS=1 OBJECTS=10 KS_INTERVAL=60s REPO_INTERVAL=30s STEADY=75 TIMEOUT=1800
+##   SHARDS=1,2: Driftless as one process and as two --watch-label-selector shards
+##   SCENARIOS=S1,S2 ROUNDS=1 OBJECTS=10 COMMIT=1 KS_INTERVAL=60s REPO_INTERVAL=30s STEADY=75
+##   TIMEOUT=1800 (seconds per phase; a phase over it is reported with its Ready count)
 N ?= 100
 FLUX ?= 1
 STORAGE ?= disk

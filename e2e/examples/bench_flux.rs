@@ -8,19 +8,28 @@
 //! order between scenarios and rounds. Phases of one run:
 //!
 //! 1. create → all Ready (first / median / all), with controller and kube-apiserver+etcd CPU;
-//! 2. a new commit changing every object → all Kustomizations applied it;
+//! 2. a new commit changing every object → all Kustomizations applied it (COMMIT=0 skips it);
 //! 3. a steady window (STEADY seconds, longer than the Kustomization interval) with no change.
 //!
 //! API requests come from kube-apiserver's own `/metrics` (`apiserver_request_total`, delta
-//! per phase, by verb; dry-runs counted apart). Everything is printed as one table and
-//! written as JSON (OUT). A run that does not get all Ready in time fails loudly, naming the
-//! Kustomizations that are not Ready with their message.
+//! per phase, by verb and resource; dry-runs counted apart). Writes are split by resource:
+//! Kustomizations (their status), sources, applied objects (the ConfigMaps), events; the
+//! benchmark's own creates and kube-apiserver's lease renewals are not counted as the
+//! controllers'. Everything is printed as one table and written as JSON (OUT). A phase that
+//! does not finish within TIMEOUT is recorded as far as it got (Ready count at the cutoff)
+//! and the run fails loudly at the end, naming the Kustomizations that are not Ready.
 //!
-//! Environment: N (100), OBJECTS (10), FLUX (1; 0 runs Driftless only), SCENARIOS (S1,S2),
-//! ROUNDS (1), KS_INTERVAL (60s), REPO_INTERVAL (30s), STEADY (75), TIMEOUT (seconds per
-//! phase, 1800), OUT (bench-flux.json), DRIFTLESS_BIN (target/release/driftless),
-//! FLUX_BIN_DIR (bench/flux/bin), FLUX_VERSION (v1.9.6). Storage of both systems (artifacts,
-//! git checkouts) lives under TMPDIR: the Makefile's STORAGE=tmpfs points it at /dev/shm.
+//! Sharding: SHARDS=1,2 runs Driftless once as one process and once as two processes, each
+//! with `--watch-label-selector=sharding.driftless.dev/key=shard<k>`; the objects are
+//! labelled round robin (in S1 each shard has its own GitRepository, same URL), and what
+//! each process reconciled is read from its `driftless_resource_ready` gauge.
+//!
+//! Environment: N (100), OBJECTS (10), FLUX (1; 0 runs Driftless only), SHARDS (1; a list of
+//! Driftless process counts), SCENARIOS (S1,S2), ROUNDS (1), COMMIT (1), KS_INTERVAL (60s),
+//! REPO_INTERVAL (30s), STEADY (75), TIMEOUT (seconds per phase, 1800), OUT
+//! (bench-flux.json), DRIFTLESS_BIN (target/release/driftless), FLUX_BIN_DIR
+//! (bench/flux/bin), FLUX_VERSION (v1.9.6). Storage of both systems (artifacts, git
+//! checkouts) lives under TMPDIR: the Makefile's STORAGE=tmpfs points it at /dev/shm.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -40,30 +49,57 @@ use serde_json::{Value, json};
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// The label that assigns an object to a shard (`--watch-label-selector`).
+const SHARD_LABEL: &str = "sharding.driftless.dev/key";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum System {
-    Driftless,
+    /// `driftless run` as `shards` processes, each watching one shard (1: one process
+    /// watching everything).
+    Driftless {
+        shards: usize,
+    },
     Flux,
 }
 
 impl System {
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            System::Driftless => "Driftless",
-            System::Flux => "Flux",
+            System::Driftless { shards: 1 } => "Driftless".to_owned(),
+            System::Driftless { shards } => format!("Driftless ×{shards} shards"),
+            System::Flux => "Flux".to_owned(),
         }
     }
     fn source_group(self) -> &'static str {
         match self {
-            System::Driftless => "source.driftless.dev",
+            System::Driftless { .. } => "source.driftless.dev",
             System::Flux => "source.toolkit.fluxcd.io",
         }
     }
     fn kustomize_group(self) -> &'static str {
         match self {
-            System::Driftless => "kustomize.driftless.dev",
+            System::Driftless { .. } => "kustomize.driftless.dev",
             System::Flux => "kustomize.toolkit.fluxcd.io",
         }
+    }
+}
+
+impl Settings {
+    /// How many shards the objects are labelled for (the largest SHARDS entry; 1: none).
+    fn shard_count(&self) -> usize {
+        self.shards.iter().copied().max().unwrap_or(1)
+    }
+    /// The systems compared, in their first-run order.
+    fn systems(&self) -> Vec<System> {
+        let mut systems: Vec<System> = self
+            .shards
+            .iter()
+            .map(|&shards| System::Driftless { shards })
+            .collect();
+        if self.flux {
+            systems.push(System::Flux);
+        }
+        systems
     }
 }
 
@@ -71,6 +107,10 @@ struct Settings {
     n: usize,
     objects: usize,
     flux: bool,
+    /// Driftless configurations to run: each entry is a number of shard processes.
+    shards: Vec<usize>,
+    /// Whether to measure the new-commit phase.
+    commit: bool,
     scenarios: Vec<String>,
     rounds: usize,
     ks_interval: String,
@@ -101,6 +141,16 @@ fn settings() -> Res<Settings> {
         n: number("N", "100")? as usize,
         objects: number("OBJECTS", "10")? as usize,
         flux: env_or("FLUX", "1") != "0",
+        shards: env_or("SHARDS", "1")
+            .split(',')
+            .map(|k| match k.trim().parse::<usize>() {
+                Ok(k) if (1..=16).contains(&k) => Ok(k),
+                _ => Err(format!(
+                    "SHARDS: '{k}' is not a number of processes from 1 to 16"
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        commit: env_or("COMMIT", "1") != "0",
         scenarios: env_or("SCENARIOS", "S1,S2")
             .split(',')
             .map(|s| s.trim().to_uppercase())
@@ -281,7 +331,8 @@ async fn install_crds(client: &Client, dir: &Path) -> Res<()> {
     Ok(())
 }
 
-/// `apiserver_request_total` summed by verb (dry-runs as `<VERB> (dry-run)`).
+/// `apiserver_request_total` summed by `VERB resource[/subresource]`, dry-runs as
+/// `VERB resource (dry-run)`; requests to no resource (discovery, /metrics) as `VERB -`.
 async fn request_counts(plane: &Plane) -> Res<BTreeMap<String, f64>> {
     let text = plane
         .client
@@ -302,12 +353,16 @@ async fn request_counts(plane: &Plane) -> Res<BTreeMap<String, f64>> {
                 .map(|v| v.trim_end_matches('"').to_owned())
                 .unwrap_or_default()
         };
-        let mut verb = label("verb");
-        let dry_run = label("dry_run");
-        if !dry_run.is_empty() {
-            verb.push_str(" (dry-run)");
+        let mut key = label("verb");
+        match (label("resource"), label("subresource")) {
+            (r, _) if r.is_empty() => key.push_str(" -"),
+            (r, sub) if sub.is_empty() => key.push_str(&format!(" {r}")),
+            (r, sub) => key.push_str(&format!(" {r}/{sub}")),
         }
-        *counts.entry(verb).or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
+        if !label("dry_run").is_empty() {
+            key.push_str(" (dry-run)");
+        }
+        *counts.entry(key).or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
     }
     Ok(counts)
 }
@@ -325,29 +380,79 @@ fn delta(after: &BTreeMap<String, f64>, before: &BTreeMap<String, f64>) -> BTree
         .collect()
 }
 
-fn writes(counts: &BTreeMap<String, u64>) -> u64 {
-    counts
-        .iter()
-        .filter(|(verb, _)| {
-            !verb.contains("dry-run")
-                && [
-                    "POST",
-                    "PUT",
-                    "PATCH",
-                    "APPLY",
-                    "DELETE",
-                    "DELETECOLLECTION",
-                ]
-                .contains(&verb.as_str())
-        })
-        .map(|(_, n)| n)
-        .sum()
+/// Who a request counted by `request_counts` is for: `bench` (the benchmark creating its
+/// namespaces, sources and Kustomizations), `apiserver` (kube-apiserver renewing its own
+/// leases), `non-resource` (discovery, /metrics), else the resource the controllers asked
+/// about: `kustomizations` (status included), `sources`, `applied objects` (the ConfigMaps
+/// the Kustomizations apply), `events`, `other`.
+fn category(key: &str) -> &'static str {
+    let mut words = key.split(' ');
+    let verb = words.next().unwrap_or_default();
+    let resource = words.next().unwrap_or_default();
+    let base = resource.split('/').next().unwrap_or_default();
+    match base {
+        "-" => "non-resource",
+        "leases" => "apiserver",
+        "kustomizations" | "gitrepositories" | "ocirepositories" | "namespaces"
+            if verb == "POST" && !resource.contains('/') =>
+        {
+            "bench"
+        }
+        "kustomizations" => "kustomizations",
+        "gitrepositories" | "ocirepositories" | "buckets" => "sources",
+        "configmaps" => "applied objects",
+        "events" => "events",
+        _ => "other",
+    }
+}
+
+/// Whether a request counted by `request_counts` is a real (not dry-run) write.
+fn is_write(key: &str) -> bool {
+    let verb = key.split(' ').next().unwrap_or_default();
+    !key.ends_with("(dry-run)")
+        && [
+            "POST",
+            "PUT",
+            "PATCH",
+            "APPLY",
+            "DELETE",
+            "DELETECOLLECTION",
+        ]
+        .contains(&verb)
+}
+
+/// Whether the controllers made the request (not the benchmark, the API server itself, or
+/// a non-resource request such as discovery or the benchmark's /metrics scrape).
+fn by_controllers(key: &str) -> bool {
+    !["bench", "apiserver", "non-resource"].contains(&category(key))
+}
+
+/// The controllers' writes, in total and by category.
+fn writes(counts: &BTreeMap<String, u64>) -> (u64, BTreeMap<&'static str, u64>) {
+    let mut by = BTreeMap::new();
+    let mut total = 0;
+    for (key, n) in counts.iter().filter(|(k, _)| is_write(k)) {
+        *by.entry(category(key)).or_insert(0) += n;
+        if by_controllers(key) {
+            total += n;
+        }
+    }
+    (total, by)
 }
 
 fn dry_runs(counts: &BTreeMap<String, u64>) -> u64 {
     counts
         .iter()
-        .filter(|(verb, _)| verb.contains("dry-run"))
+        .filter(|(key, _)| key.ends_with("(dry-run)"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// All requests the controllers made (reads, writes, dry-runs, watches).
+fn controller_requests(counts: &BTreeMap<String, u64>) -> u64 {
+    counts
+        .iter()
+        .filter(|(key, _)| by_controllers(key))
         .map(|(_, n)| n)
         .sum()
 }
@@ -400,44 +505,81 @@ fn push(git: &GitServer, scenario: &str, s: &Settings, generation: u32) -> Res<S
 
 // --- objects -------------------------------------------------------------------------------
 
-/// (namespace, GitRepository, Kustomization) manifests of one scenario.
+/// (namespace, GitRepository, Kustomization) manifests of one scenario. With more than one
+/// shard, every GitRepository and Kustomization carries the shard label; in S1 each shard
+/// gets its own GitRepository (`repo-<k>`, same URL), which its Kustomizations use.
 fn manifests(
     system: System,
     scenario: &str,
     s: &Settings,
     url: &str,
 ) -> (Vec<String>, Vec<Value>, Vec<Value>) {
-    let repo = |ns: &str| {
+    let shards = s.shard_count();
+    let labels = |shard: usize| {
+        if shards > 1 {
+            json!({SHARD_LABEL: format!("shard{shard}")})
+        } else {
+            json!({})
+        }
+    };
+    let repo = |ns: &str, name: &str, shard: usize| {
         json!({
             "apiVersion": format!("{}/v1", system.source_group()),
             "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": ns},
+            "metadata": {"name": name, "namespace": ns, "labels": labels(shard)},
             "spec": {"url": url, "interval": s.repo_interval, "ref": {"branch": "main"}},
         })
     };
-    let ks = |ns: &str, name: &str, path: &str| {
+    let ks = |ns: &str, name: &str, path: &str, repo: &str, shard: usize| {
         json!({
             "apiVersion": format!("{}/v1", system.kustomize_group()),
             "kind": "Kustomization",
-            "metadata": {"name": name, "namespace": ns},
+            "metadata": {"name": name, "namespace": ns, "labels": labels(shard)},
             "spec": {
                 "interval": s.ks_interval,
                 "path": path,
                 "prune": true,
-                "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                // The ConfigMaps carry no namespace; Flux refuses them without one.
+                "targetNamespace": ns,
+                "sourceRef": {"kind": "GitRepository", "name": repo},
             },
         })
     };
+    let repo_name = |shard: usize| {
+        if shards > 1 {
+            format!("repo-{shard}")
+        } else {
+            "repo".to_owned()
+        }
+    };
     if scenario == "S1" {
         let ns = "bench-s1".to_owned();
+        let repos = (0..shards).map(|k| repo(&ns, &repo_name(k), k)).collect();
         let kss = (0..s.n)
-            .map(|i| ks(&ns, &format!("ks-{i}"), &format!("./ks-{i}")))
+            .map(|i| {
+                let k = i % shards;
+                ks(
+                    &ns,
+                    &format!("ks-{i}"),
+                    &format!("./ks-{i}"),
+                    &repo_name(k),
+                    k,
+                )
+            })
             .collect();
-        (vec![ns.clone()], vec![repo(&ns)], kss)
+        (vec![ns.clone()], repos, kss)
     } else {
         let namespaces: Vec<String> = (0..s.n).map(|i| format!("bench-s2-{i}")).collect();
-        let repos = namespaces.iter().map(|ns| repo(ns)).collect();
-        let kss = namespaces.iter().map(|ns| ks(ns, "app", "./app")).collect();
+        let repos = namespaces
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| repo(ns, "repo", i % shards))
+            .collect();
+        let kss = namespaces
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| ks(ns, "app", "./app", "repo", i % shards))
+            .collect();
         (namespaces, repos, kss)
     }
 }
@@ -500,7 +642,8 @@ fn ready_of(o: &DynamicObject) -> (bool, String, String) {
 }
 
 /// Watches the Kustomizations and records when each became Ready and when each applied a
-/// revision ending with `sha` (when set).
+/// revision ending with `sha` (when set). When not all are done by `timeout`, returns what
+/// was recorded with a message naming those not done.
 async fn track(
     client: &Client,
     system: System,
@@ -509,7 +652,7 @@ async fn track(
     sha: Option<&str>,
     timeout: Duration,
     phase: &str,
-) -> Res<Tracker> {
+) -> Res<(Tracker, Option<String>)> {
     let api: Api<DynamicObject> = Api::all_with(
         client.clone(),
         &resource(system.kustomize_group(), "Kustomization", "kustomizations"),
@@ -555,7 +698,10 @@ async fn track(
         }
         tracker.state.insert(key, state);
     }
-    if !done(&tracker) {
+    if done(&tracker) {
+        return Ok((tracker, None));
+    }
+    {
         let mut missing: Vec<String> = tracker
             .state
             .iter()
@@ -572,15 +718,18 @@ async fn track(
             .collect();
         missing.sort();
         let unseen = expected.saturating_sub(tracker.state.len());
-        return Err(format!(
+        let message = format!(
             "{}: {phase}: {} of {expected} Kustomizations not done after {timeout:?} ({unseen} never seen by the watch):\n{}",
             system.name(),
-            expected - match sha { None => tracker.ready_at.len(), Some(_) => tracker.applied_at.len() },
+            expected
+                - match sha {
+                    None => tracker.ready_at.len(),
+                    Some(_) => tracker.applied_at.len(),
+                },
             missing.into_iter().take(50).collect::<Vec<_>>().join("\n")
-        )
-        .into());
+        );
+        Ok((tracker, Some(message)))
     }
-    Ok(tracker)
 }
 
 fn spread(times: &HashMap<String, Duration>) -> Value {
@@ -596,6 +745,8 @@ fn spread(times: &HashMap<String, Duration>) -> Value {
 
 struct Controllers {
     procs: Vec<(Proc, PathBuf)>,
+    /// Driftless processes' metrics ports (what each holds is read from them).
+    metrics_ports: Vec<u16>,
 }
 
 impl Controllers {
@@ -605,8 +756,16 @@ impl Controllers {
     fn cpu(&self) -> f64 {
         self.pids().into_iter().map(cpu_seconds).sum()
     }
+    /// The sum over the processes of a memory field.
     fn mem(&self, field: &str) -> f64 {
         self.pids().into_iter().map(|p| memory_mib(p, field)).sum()
+    }
+    /// The largest value of a memory field among the processes.
+    fn mem_max(&self, field: &str) -> f64 {
+        self.pids()
+            .into_iter()
+            .map(|p| memory_mib(p, field))
+            .fold(0.0, f64::max)
     }
     fn check(&mut self) -> Res<()> {
         for (p, log) in &mut self.procs {
@@ -614,29 +773,75 @@ impl Controllers {
         }
         Ok(())
     }
+    /// The Kustomizations (`namespace/name`) each Driftless process has reconciled, from
+    /// its `driftless_resource_ready` gauge.
+    async fn held(&self) -> Res<Vec<Vec<String>>> {
+        let mut held = Vec::new();
+        for port in &self.metrics_ports {
+            let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+                .await?
+                .text()
+                .await?;
+            let mut names = Vec::new();
+            for line in text.lines() {
+                let Some(rest) = line.strip_prefix("driftless_resource_ready{") else {
+                    continue;
+                };
+                let labels = rest.split_once('}').map_or("", |(l, _)| l);
+                let label = |name: &str| {
+                    labels
+                        .split(',')
+                        .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                        .map(|v| v.trim_end_matches('"').to_owned())
+                        .unwrap_or_default()
+                };
+                if label("kind") == "Kustomization" {
+                    names.push(format!("{}/{}", label("namespace"), label("name")));
+                }
+            }
+            held.push(names);
+        }
+        Ok(held)
+    }
 }
 
-async fn start_driftless(s: &Settings, plane: &Plane, dir: &Path) -> Res<Controllers> {
-    let [metrics, health, storage, receiver] =
-        [free_port()?, free_port()?, free_port()?, free_port()?];
-    let log = dir.join("driftless.log");
-    let mut command = Command::new(&s.driftless_bin);
-    command
-        .env("KUBECONFIG", &plane.kubeconfig)
-        .arg("run")
-        .arg("--storage-path")
-        .arg(dir.join("storage"))
-        .arg(format!("--metrics-addr=127.0.0.1:{metrics}"))
-        .arg(format!("--health-addr=127.0.0.1:{health}"))
-        .arg(format!("--storage-addr=127.0.0.1:{storage}"))
-        .arg(format!("--receiver-addr=127.0.0.1:{receiver}"))
-        .arg("--insecure-apply-as-controller")
-        .arg("--log-level=warn");
-    let mut proc = Proc::spawn("driftless run", command, &log)?;
-    wait_port(health, &mut proc, &log).await?;
-    Ok(Controllers {
-        procs: vec![(proc, log)],
-    })
+/// Starts `shards` Driftless processes; with more than one, process k watches only the
+/// objects labelled `sharding.driftless.dev/key=shard<k>`.
+async fn start_driftless(
+    s: &Settings,
+    plane: &Plane,
+    dir: &Path,
+    shards: usize,
+) -> Res<Controllers> {
+    let mut controllers = Controllers {
+        procs: Vec::new(),
+        metrics_ports: Vec::new(),
+    };
+    for shard in 0..shards {
+        let [metrics, health, storage, receiver] =
+            [free_port()?, free_port()?, free_port()?, free_port()?];
+        let log = dir.join(format!("driftless-{shard}.log"));
+        let mut command = Command::new(&s.driftless_bin);
+        command
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .arg("run")
+            .arg("--storage-path")
+            .arg(dir.join(format!("storage-{shard}")))
+            .arg(format!("--metrics-addr=127.0.0.1:{metrics}"))
+            .arg(format!("--health-addr=127.0.0.1:{health}"))
+            .arg(format!("--storage-addr=127.0.0.1:{storage}"))
+            .arg(format!("--receiver-addr=127.0.0.1:{receiver}"))
+            .arg("--insecure-apply-as-controller")
+            .arg("--log-level=warn");
+        if shards > 1 {
+            command.arg(format!("--watch-label-selector={SHARD_LABEL}=shard{shard}"));
+        }
+        let mut proc = Proc::spawn(&format!("driftless run (shard {shard})"), command, &log)?;
+        wait_port(health, &mut proc, &log).await?;
+        controllers.procs.push((proc, log));
+        controllers.metrics_ports.push(metrics);
+    }
+    Ok(controllers)
 }
 
 async fn start_flux(s: &Settings, plane: &Plane, dir: &Path) -> Res<Controllers> {
@@ -655,6 +860,8 @@ async fn start_flux(s: &Settings, plane: &Plane, dir: &Path) -> Res<Controllers>
             .arg("--watch-all-namespaces=true")
             .arg("--log-level=error");
         if name == "source-controller" {
+            // source-controller refuses a storage path that does not exist yet.
+            std::fs::create_dir_all(dir.join("storage"))?;
             command
                 .arg(format!("--storage-path={}", dir.join("storage").display()))
                 .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
@@ -664,7 +871,10 @@ async fn start_flux(s: &Settings, plane: &Plane, dir: &Path) -> Res<Controllers>
         wait_port(health, &mut proc, &log).await?;
         procs.push((proc, log));
     }
-    Ok(Controllers { procs })
+    Ok(Controllers {
+        procs,
+        metrics_ports: Vec::new(),
+    })
 }
 
 struct Snapshot {
@@ -683,18 +893,28 @@ async fn snapshot(plane: &Plane, controllers: &Controllers) -> Res<Snapshot> {
     })
 }
 
+/// What a phase cost: time, CPU, and the API server's request counts. `writes` and
+/// `controller_requests` count the controllers' requests only (not the benchmark's own
+/// creates, kube-apiserver's lease renewals, or non-resource requests); `writes_by` splits
+/// all writes by `category`.
 fn phase(before: &Snapshot, after: &Snapshot) -> Value {
     let requests = delta(&after.requests, &before.requests);
+    let (writes, writes_by) = writes(&requests);
     json!({
         "seconds": after.at.duration_since(before.at).as_secs_f64(),
         "controller_cpu_seconds": after.controller_cpu - before.controller_cpu,
         "apiserver_etcd_cpu_seconds": after.plane_cpu - before.plane_cpu,
-        "writes": writes(&requests),
+        "writes": writes,
+        "writes_by": writes_by,
         "dry_runs": dry_runs(&requests),
+        "controller_requests": controller_requests(&requests),
         "requests": requests,
     })
 }
 
+/// One (system, scenario) run on a fresh plane. A phase that does not finish in time is
+/// recorded (what was Ready at the cutoff, and `failure` naming what was not) and the
+/// phases after it are skipped; an error is returned only when the run could not be made.
 async fn run_one(
     s: &Settings,
     git: &GitServer,
@@ -711,7 +931,7 @@ async fn run_one(
     let plane = fresh_plane().await?;
     let client = plane.client.clone();
     match system {
-        System::Driftless => install_crds(&client, &repo_root().join("crds")).await?,
+        System::Driftless { .. } => install_crds(&client, &repo_root().join("crds")).await?,
         System::Flux => {
             for module in ["source-controller", "kustomize-controller"] {
                 install_crds(&client, &flux_crd_dir(s, module)?).await?;
@@ -722,12 +942,25 @@ async fn run_one(
     let (namespaces, repos, kss) =
         manifests(system, scenario, s, &git.http_url(&scenario.to_lowercase()));
     let ns_api = Api::<Namespace>::all(client.clone());
-    for ns in std::iter::once("flux-system".to_owned()).chain(namespaces) {
-        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
-        ns_api.create(&PostParams::default(), &namespace).await?;
-    }
+    let namespace_creates = std::iter::once("flux-system".to_owned())
+        .chain(namespaces)
+        .map(|ns| {
+            let ns_api = ns_api.clone();
+            async move {
+                let namespace: Namespace =
+                    serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+                ns_api.create(&PostParams::default(), &namespace).await?;
+                Res::Ok(())
+            }
+        });
+    futures::stream::iter(namespace_creates)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Res<Vec<()>>>()?;
     let mut controllers = match system {
-        System::Driftless => start_driftless(s, &plane, work.path()).await?,
+        System::Driftless { shards } => start_driftless(s, &plane, work.path(), shards).await?,
         System::Flux => start_flux(s, &plane, work.path()).await?,
     };
     let expected = kss.len();
@@ -756,42 +989,83 @@ async fn run_one(
     )
     .await;
     controllers.check()?;
-    let ready = ready?;
+    let (ready, mut failure) = ready?;
     let at_ready = snapshot(&plane, &controllers).await?;
-
-    *generation += 1;
-    let sha = push(git, scenario, s, *generation)?;
-    let pushed = Instant::now();
-    let applied = track(
-        &client,
-        system,
-        expected,
-        pushed,
-        Some(&sha),
-        s.timeout,
-        "new commit → all applied",
-    )
-    .await;
-    controllers.check()?;
-    let applied = applied?;
-    let at_applied = snapshot(&plane, &controllers).await?;
-
-    // A quiet window longer than the Kustomization interval: nothing changes in git.
-    tokio::time::sleep(s.steady).await;
-    controllers.check()?;
-    let at_end = snapshot(&plane, &controllers).await?;
-    let result = json!({
+    let mut result = json!({
         "system": system.name(),
         "scenario": scenario,
         "kustomizations": expected,
+        "ready_count": ready.ready_at.len(),
         "ready": spread(&ready.ready_at),
-        "commit_applied": spread(&applied.applied_at),
         "create_to_ready": phase(&idle, &at_ready),
-        "commit_to_applied": phase(&at_ready, &at_applied),
-        "steady": phase(&at_applied, &at_end),
-        "peak_rss_mib": controllers.mem("VmHWM"),
-        "steady_rss_mib": controllers.mem("VmRSS"),
     });
+    result["create_to_ready"]["requests_per_kustomization"] = json!(
+        result["create_to_ready"]["controller_requests"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / expected as f64
+    );
+    if failure.is_some() {
+        result["timed_out_after_seconds"] = json!(s.timeout.as_secs());
+    }
+
+    let mut last = at_ready;
+    if failure.is_none() && s.commit {
+        *generation += 1;
+        let sha = push(git, scenario, s, *generation)?;
+        let pushed = Instant::now();
+        let applied = track(
+            &client,
+            system,
+            expected,
+            pushed,
+            Some(&sha),
+            s.timeout,
+            "new commit → all applied",
+        )
+        .await;
+        controllers.check()?;
+        let (applied, missed) = applied?;
+        let at_applied = snapshot(&plane, &controllers).await?;
+        result["commit_applied_count"] = json!(applied.applied_at.len());
+        result["commit_applied"] = spread(&applied.applied_at);
+        result["commit_to_applied"] = phase(&last, &at_applied);
+        last = at_applied;
+        failure = missed;
+    }
+
+    if failure.is_none() {
+        // A quiet window longer than the Kustomization interval: nothing changes in git.
+        tokio::time::sleep(s.steady).await;
+        controllers.check()?;
+        let at_end = snapshot(&plane, &controllers).await?;
+        result["steady"] = phase(&last, &at_end);
+    }
+    result["peak_rss_mib"] = json!(controllers.mem("VmHWM"));
+    result["steady_rss_mib"] = json!(controllers.mem("VmRSS"));
+    result["peak_rss_per_process_mib"] = json!(controllers.mem_max("VmHWM"));
+    result["processes"] = json!(controllers.procs.len());
+    if let System::Driftless { .. } = system {
+        let held = controllers.held().await?;
+        let counts: Vec<usize> = held.iter().map(Vec::len).collect();
+        let mut all: Vec<&String> = held.iter().flatten().collect();
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        result["kustomizations_per_process"] = json!(counts);
+        if all.len() != total {
+            let shared = total - all.len();
+            let message = format!(
+                "{}: {shared} Kustomizations were reconciled by more than one shard process",
+                system.name()
+            );
+            failure = Some(failure.map_or(message.clone(), |f| format!("{f}\n{message}")));
+        }
+    }
+    if let Some(failure) = failure {
+        eprintln!("bench-flux: {failure}");
+        result["failure"] = json!(failure);
+    }
     drop(controllers);
     Ok(result)
 }
@@ -819,12 +1093,12 @@ fn median(values: &mut [f64]) -> Option<f64> {
 }
 
 fn print_table(s: &Settings, runs: &[Value], storage: &str) {
-    let systems: Vec<System> = if s.flux {
-        vec![System::Driftless, System::Flux]
-    } else {
-        vec![System::Driftless]
-    };
+    let systems = s.systems();
     let rows: Vec<(&str, &str)> = vec![
+        (
+            "Kustomizations Ready (at the end or cutoff)",
+            "/ready_count",
+        ),
         ("create → first Ready (s)", "/ready/first"),
         ("create → median Ready (s)", "/ready/median"),
         ("create → all Ready (s)", "/ready/all"),
@@ -836,7 +1110,19 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
             "apiserver+etcd CPU until Ready (s)",
             "/create_to_ready/apiserver_etcd_cpu_seconds",
         ),
+        (
+            "API requests until Ready, per Kustomization",
+            "/create_to_ready/requests_per_kustomization",
+        ),
         ("API writes until Ready", "/create_to_ready/writes"),
+        (
+            "… to Kustomizations (status)",
+            "/create_to_ready/writes_by/kustomizations",
+        ),
+        (
+            "… to applied objects",
+            "/create_to_ready/writes_by/applied objects",
+        ),
         ("API dry-runs until Ready", "/create_to_ready/dry_runs"),
         ("new commit → median applied (s)", "/commit_applied/median"),
         ("new commit → all applied (s)", "/commit_applied/all"),
@@ -850,13 +1136,33 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
         ),
         ("API writes, commit", "/commit_to_applied/writes"),
         ("API dry-runs, commit", "/commit_to_applied/dry_runs"),
-        ("steady window: API writes", "/steady/writes"),
+        ("steady window: controllers' API writes", "/steady/writes"),
+        (
+            "… to Kustomizations (status)",
+            "/steady/writes_by/kustomizations",
+        ),
+        ("… to applied objects", "/steady/writes_by/applied objects"),
+        ("… to sources (status)", "/steady/writes_by/sources"),
+        ("… events", "/steady/writes_by/events"),
+        ("… other", "/steady/writes_by/other"),
         ("steady window: API dry-runs", "/steady/dry_runs"),
+        (
+            "steady window: all controller requests",
+            "/steady/controller_requests",
+        ),
+        (
+            "steady window: kube-apiserver's own lease writes (not counted)",
+            "/steady/writes_by/apiserver",
+        ),
         (
             "steady window: controller CPU (s)",
             "/steady/controller_cpu_seconds",
         ),
-        ("peak RSS (MiB)", "/peak_rss_mib"),
+        ("peak RSS, sum of processes (MiB)", "/peak_rss_mib"),
+        (
+            "peak RSS, largest process (MiB)",
+            "/peak_rss_per_process_mib",
+        ),
         ("steady RSS (MiB)", "/steady_rss_mib"),
     ];
     println!();
@@ -869,12 +1175,7 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
         s.repo_interval,
         s.steady.as_secs(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        load_average(),
     );
     if s.flux {
         println!(
@@ -882,6 +1183,15 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
             s.flux_version
         );
     }
+    if s.shard_count() > 1 {
+        println!(
+            "Objects labelled {SHARD_LABEL}=shard0..shard{} (round robin); a sharded Driftless runs one process per shard with --watch-label-selector",
+            s.shard_count() - 1
+        );
+    }
+    // The ratio column: the last system over the first (Flux / Driftless; with shards only,
+    // the sharded run over the single process).
+    let ratio = (systems.len() > 1).then(|| (0, systems.len() - 1));
     for scenario in &s.scenarios {
         let mut header = format!("| {scenario} |");
         let mut rule = String::from("|---|");
@@ -889,8 +1199,8 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
             header.push_str(&format!(" {} |", system.name()));
             rule.push_str("---|");
         }
-        if s.flux {
-            header.push_str(" Flux / Driftless |");
+        if let Some((a, b)) = ratio {
+            header.push_str(&format!(" {} / {} |", systems[b].name(), systems[a].name()));
             rule.push_str("---|");
         }
         println!("\n{header}\n{rule}");
@@ -901,7 +1211,16 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
                 let mut samples: Vec<f64> = runs
                     .iter()
                     .filter(|r| r["system"] == system.name() && r["scenario"] == scenario.as_str())
-                    .filter_map(|r| r.pointer(pointer).and_then(Value::as_f64))
+                    .filter_map(|r| match r.pointer(pointer) {
+                        Some(v) => v.as_f64(),
+                        // A writes_by category with no writes is absent: zero, when the
+                        // phase was measured.
+                        None if pointer.contains("/writes_by/") => {
+                            let phase = pointer.split('/').nth(1).unwrap_or_default();
+                            r.get(phase).map(|_| 0.0)
+                        }
+                        None => None,
+                    })
                     .collect();
                 let value = median(&mut samples);
                 values.push(value);
@@ -911,31 +1230,54 @@ fn print_table(s: &Settings, runs: &[Value], storage: &str) {
                     None => " – |".to_owned(),
                 });
             }
-            if s.flux {
-                line.push_str(&match (values[0], values[1]) {
-                    (Some(d), Some(f)) if d > 0.0 => format!(" {:.1}× |", f / d),
+            if let Some((a, b)) = ratio {
+                line.push_str(&match (values[a], values[b]) {
+                    (Some(d), Some(f)) if d > 0.0 => format!(" {:.2}× |", f / d),
                     (Some(_), Some(f)) if f > 0.0 => " ∞ |".to_owned(),
                     _ => " – |".to_owned(),
                 });
             }
             println!("{line}");
         }
-        // Requests by verb, until Ready.
         for system in &systems {
-            if let Some(r) = runs
+            for r in runs
                 .iter()
-                .find(|r| r["system"] == system.name() && r["scenario"] == scenario.as_str())
+                .filter(|r| r["system"] == system.name() && r["scenario"] == scenario.as_str())
             {
+                if let Some(held) = r.get("kustomizations_per_process") {
+                    println!(
+                        "{} {scenario}: Kustomizations reconciled per process: {held}",
+                        system.name()
+                    );
+                }
+                if let Some(seconds) = r.get("timed_out_after_seconds") {
+                    println!(
+                        "{} {scenario}: NOT DONE: time-boxed at {seconds} s per phase; {} of {} Ready at the cutoff",
+                        system.name(),
+                        r["ready_count"],
+                        r["kustomizations"]
+                    );
+                }
                 println!(
-                    "{} {scenario} requests by verb until Ready: {} | commit: {} | steady: {}",
+                    "{} {scenario} requests until Ready: {} | commit: {} | steady: {}",
                     system.name(),
                     r["create_to_ready"]["requests"],
-                    r["commit_to_applied"]["requests"],
-                    r["steady"]["requests"]
+                    r.pointer("/commit_to_applied/requests")
+                        .unwrap_or(&Value::Null),
+                    r.pointer("/steady/requests").unwrap_or(&Value::Null)
                 );
             }
         }
     }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[tokio::main]
@@ -994,21 +1336,31 @@ async fn run() -> Res<()> {
     }
     let mut generation = 0;
     let mut runs = Vec::new();
-    let mut failure = None;
+    let mut failure: Option<Box<dyn std::error::Error + Send + Sync>> = None;
+    let mut not_done = Vec::new();
     'rounds: for round in 0..s.rounds {
         for (index, scenario) in s.scenarios.iter().enumerate() {
-            let mut order = vec![System::Driftless];
-            if s.flux {
-                order.push(System::Flux);
-                if (round + index) % 2 == 1 {
-                    order.reverse();
-                }
+            let mut order = s.systems();
+            if (round + index) % 2 == 1 {
+                order.reverse();
             }
             for system in order {
+                let load_before = load_average();
                 match run_one(&s, &git, system, scenario, &mut generation).await {
                     Ok(mut result) => {
                         result["round"] = json!(round);
-                        eprintln!("bench-flux: {result}");
+                        result["load_average_before"] = json!(load_before);
+                        result["load_average_after"] = json!(load_average());
+                        if let Some(f) = result["failure"].as_str() {
+                            not_done.push(format!("{} {scenario}: {f}", system.name()));
+                        }
+                        let mut brief = result.clone();
+                        for phase in ["create_to_ready", "commit_to_applied", "steady"] {
+                            if let Some(p) = brief.get_mut(phase).and_then(Value::as_object_mut) {
+                                p.remove("requests");
+                            }
+                        }
+                        eprintln!("bench-flux: {brief}");
                         runs.push(result);
                     }
                     Err(e) => {
@@ -1019,13 +1371,24 @@ async fn run() -> Res<()> {
             }
         }
     }
+    if failure.is_none() && !not_done.is_empty() {
+        failure = Some(
+            format!(
+                "{} run(s) did not finish:\n{}",
+                not_done.len(),
+                not_done.join("\n")
+            )
+            .into(),
+        );
+    }
     let _ = script("cluster-down.sh");
     let report = json!({
         "n": s.n,
         "objects_per_kustomization": s.objects,
         "rounds": s.rounds,
         "storage": storage,
-        "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        "load_average": load_average(),
+        "shards": s.shards,
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "flux_version": s.flux.then_some(s.flux_version.as_str()),
         "runs": runs,

@@ -2,7 +2,8 @@
 //! itself (`apiserver_request_total` on its `/metrics`): periodic reconciles of an unchanged,
 //! undrifted set write nothing and dry-run nothing; a commit changing one object reads and
 //! writes that object only (the set is still dry-run as a whole before the write); a drifted
-//! object is corrected; `requestedAt` forces a full reconcile.
+//! object is corrected; `requestedAt` forces a full reconcile. A Kustomization of an
+//! OCIRepository reads its source from a watch cache too (no GET per reconcile).
 //!
 //! One test in this file: test binaries run one after another, so during it only this
 //! test's controller talks to the plane (the counts exclude the API server's own leases).
@@ -13,8 +14,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use driftless_api::{GitRepository, Kustomization};
-use driftless_e2e::{ControlPlane, Driftless, GitServer, TestNamespace, poll_until};
+use driftless_api::{GitRepository, Kustomization, OCIRepository};
+use driftless_e2e::{
+    ControlPlane, Driftless, GitServer, Registry, TestNamespace, driftless_binary, poll_until,
+};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
@@ -43,8 +46,14 @@ async fn counts(client: &Client) -> Counts {
                 .unwrap_or_default()
         };
         let resource = label("resource");
-        if !["configmaps", "kustomizations", "gitrepositories", "events"]
-            .contains(&resource.as_str())
+        if ![
+            "configmaps",
+            "kustomizations",
+            "gitrepositories",
+            "ocirepositories",
+            "events",
+        ]
+        .contains(&resource.as_str())
         {
             continue;
         }
@@ -276,4 +285,52 @@ async fn steady_reconciles_ask_nothing_and_changes_ask_only_for_what_changed() {
         "nothing changed: {:?}",
         full.0
     );
+
+    // An OCIRepository source: its Kustomization's steady reconciles read it from the
+    // watch cache (no GET of the OCIRepository) and write nothing.
+    let registry = Registry::start().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("deploy")).unwrap();
+    std::fs::write(
+        work.path().join("deploy/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-oci\ndata:\n  value: oci\n",
+    )
+    .unwrap();
+    let oci_url = format!("oci://{}/team/requests", registry.host());
+    let pushed = std::process::Command::new(driftless_binary().await.unwrap())
+        .args(["push", "artifact", &format!("{oci_url}:v1"), "--path"])
+        .arg(work.path())
+        .args(["--source", "https://git.example/team/requests"])
+        .args(["--revision", "main@sha1:1111"])
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "push artifact: {}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let oci_repos: Api<OCIRepository> = Api::namespaced(client.clone(), ns.name());
+    apply_yaml(&oci_repos, &format!(
+        "apiVersion: source.driftless.dev/v1\nkind: OCIRepository\nmetadata: {{name: oci}}\nspec: {{url: '{oci_url}', interval: 1h, insecure: true, ref: {{tag: v1}}}}\n"
+    )).await;
+    apply_yaml(&ks_api, "apiVersion: kustomize.driftless.dev/v1\nkind: Kustomization\nmetadata: {name: oci}\nspec: {interval: 2s, prune: true, path: ./deploy, sourceRef: {kind: OCIRepository, name: oci}}\n").await;
+    wait_ks(&ks_api, "oci", "Ready", |ks| {
+        ks.status
+            .as_ref()
+            .is_some_and(|s| driftless_api::condition::is_ready(&s.conditions))
+    })
+    .await;
+    assert_eq!(
+        cms.get("from-oci").await.unwrap().data.unwrap()["value"],
+        "oci"
+    );
+    let steady = over_reconciles(&client, &driftless, 6).await;
+    assert_eq!(
+        steady.gets("ocirepositories"),
+        0,
+        "the OCIRepository comes from a watch cache: {:?}",
+        steady.0
+    );
+    assert_eq!(steady.writes(None), 0, "{:?}", steady.0);
+    assert_eq!(steady.dry_runs(), 0, "{:?}", steady.0);
 }

@@ -2,6 +2,7 @@
 //! prune → health → status, with finalizer-driven pruning on delete.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,12 +21,14 @@ use driftless_runtime::reconcile::{Outcome, Retry, finalized, retry_after_error}
 use driftless_source::Digest;
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::reflector::{ObjectRef as KubeRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use tokio_stream_compat::UnboundedReceiverStream;
 
 use crate::applied::{AppliedRecords, Full};
@@ -50,19 +53,10 @@ pub async fn run(
 ) {
     let (stream, reader) = driftless_runtime::watch::trigger_stream(api, watch.clone(), ready);
     let (drift, requeues) = DriftWatch::new(ctx.clients.controller().clone());
-    // GitRepositories are read from this watch's store, never with a GET per reconcile;
-    // a change of one requeues the Kustomizations that use it.
-    let (repo_store, repo_writer) = kube::runtime::reflector::store();
-    let users = reader.clone();
-    let oci_users = reader.clone();
-    let repo_users = watcher(repos, watch.clone())
-        .default_backoff()
-        .reflect(repo_writer)
-        .touched_objects()
-        .filter_map(|repo| futures::future::ready(repo.ok()))
-        .flat_map(move |repo| {
-            futures::stream::iter(users_of(&users, SourceKind::GitRepository, &repo))
-        });
+    // Sources (GitRepositories and OCIRepositories) are read from these watches' stores,
+    // never with a GET per reconcile; a change of one requeues the Kustomizations that use it.
+    let (repo_store, repo_users) = source_cache(repos, watch.clone(), &reader);
+    let (oci_store, oci_users) = source_cache(oci_repos, watch.clone(), &reader);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shutdown = shutdown.boxed().shared();
     let state = Arc::new(State {
@@ -73,13 +67,14 @@ pub async fn run(
         shutdown: shutdown.clone(),
         kustomizations: reader.clone(),
         repos: repo_store,
+        oci_repos: oci_store,
     });
-    let requeues = futures::stream::select(UnboundedReceiverStream::new(requeues), repo_users);
+    let requeues = futures::stream::select(
+        UnboundedReceiverStream::new(requeues),
+        futures::stream::select(repo_users, oci_users),
+    );
     Controller::for_stream(stream, reader)
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
-        .watches(oci_repos, watch, move |repo| {
-            users_of(&oci_users, SourceKind::OCIRepository, &repo)
-        })
         .reconcile_on(requeues)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, retry_after_error, state)
@@ -102,6 +97,68 @@ struct State {
     kustomizations: Store<Kustomization>,
     /// A watch cache of GitRepositories (sources are read from it).
     repos: Store<GitRepository>,
+    /// A watch cache of OCIRepositories (sources are read from it).
+    oci_repos: Store<OCIRepository>,
+}
+
+/// A source kind that a Kustomization's sourceRef names.
+trait Source:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The sourceRef kind naming this type.
+    const KIND: SourceKind;
+}
+
+impl Source for GitRepository {
+    const KIND: SourceKind = SourceKind::GitRepository;
+}
+
+impl Source for OCIRepository {
+    const KIND: SourceKind = SourceKind::OCIRepository;
+}
+
+/// A reflector store of the sources of one kind, and the stream of Kustomizations to
+/// requeue when one of them changes (the stream drives the watch).
+fn source_cache<S: Source>(
+    api: Api<S>,
+    watch: watcher::Config,
+    kustomizations: &Store<Kustomization>,
+) -> (
+    Store<S>,
+    impl futures::Stream<Item = KubeRef<Kustomization>> + Send + 'static,
+) {
+    let (store, writer) = kube::runtime::reflector::store();
+    let users = kustomizations.clone();
+    let requeues = watcher(api, watch)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .filter_map(|source| futures::future::ready(source.ok()))
+        .flat_map(move |source| futures::stream::iter(users_of(&users, S::KIND, &source)));
+    (store, requeues)
+}
+
+/// A source from the watch cache once it has listed; a GET only for a source it does not
+/// hold (another namespace than this controller's scope, or not created yet). The wait for
+/// the first list is bounded: a watch that cannot list (e.g. for lack of rights) falls back
+/// to GETs.
+async fn cached_source<S: Source>(
+    store: &Store<S>,
+    client: Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<S>, kube::Error> {
+    let _ = tokio::time::timeout(Duration::from_secs(10), store.wait_until_ready()).await;
+    match store.get(&KubeRef::new(name).within(namespace)) {
+        Some(source) => Ok(Some(S::clone(&source))),
+        None => Api::<S>::namespaced(client, namespace).get_opt(name).await,
+    }
 }
 
 /// The Kustomizations whose sourceRef names `repo` of `kind`.
@@ -478,29 +535,16 @@ async fn source_artifact(
         source,
     };
     let artifact: Option<Option<StatusArtifact>> = match source.kind {
-        SourceKind::GitRepository => {
-            // From the watch cache once it has listed; a GET only for a source it does not
-            // hold (another namespace than this controller's scope, or not created yet).
-            // (Bounded: a watch that cannot list, e.g. for lack of rights, falls back to GETs.)
-            let _ =
-                tokio::time::timeout(Duration::from_secs(10), state.repos.wait_until_ready()).await;
-            let cached = state
-                .repos
-                .get(&KubeRef::new(&source.name).within(&source_ns));
-            let repo = match cached {
-                Some(repo) => Some(GitRepository::clone(&repo)),
-                None => Api::<GitRepository>::namespaced(client, &source_ns)
-                    .get_opt(&source.name)
-                    .await
-                    .map_err(read_error)?,
-            };
-            repo.map(|repo| repo.status.and_then(|s| s.artifact))
-        }
-        SourceKind::OCIRepository => Api::<OCIRepository>::namespaced(client, &source_ns)
-            .get_opt(&source.name)
+        SourceKind::GitRepository => cached_source(&state.repos, client, &source_ns, &source.name)
             .await
             .map_err(read_error)?
             .map(|repo| repo.status.and_then(|s| s.artifact)),
+        SourceKind::OCIRepository => {
+            cached_source(&state.oci_repos, client, &source_ns, &source.name)
+                .await
+                .map_err(read_error)?
+                .map(|repo| repo.status.and_then(|s| s.artifact))
+        }
     };
     let artifact = artifact
         .ok_or_else(|| Error::DependencyNotReady(format!("source '{what}' not found")))?
