@@ -33,7 +33,7 @@ pub struct DriftWatch {
 /// What one kind's watch currently sees.
 #[derive(Debug, Default)]
 struct Live {
-    /// Listed completely and no error since.
+    /// Listed completely, and no re-list (after 410 Gone) under way since.
     synced: bool,
     /// `namespace/name` → fingerprint.
     objects: HashMap<String, String>,
@@ -44,7 +44,11 @@ struct Live {
 impl Live {
     fn observe(&mut self, event: &watcher::Event<PartialObjectMeta<DynamicObject>>) {
         match event {
-            watcher::Event::Init => self.relisting.clear(),
+            // A (re-)list: until it completes, changes made meanwhile are not seen.
+            watcher::Event::Init => {
+                self.relisting.clear();
+                self.synced = false;
+            }
             watcher::Event::InitApply(o) => {
                 self.relisting.insert(key(o), fingerprint(o));
             }
@@ -112,8 +116,11 @@ impl DriftWatch {
                         event
                     }
                     Err(err) => {
-                        // Events may be missed until the next complete list.
-                        state.synced = false;
+                        // The watcher resumes from the last resourceVersion it saw, so no
+                        // event is lost; when the server no longer has it (410 Gone), it
+                        // re-lists, and `Init` unsyncs. Unsyncing here instead would last
+                        // until the next 410 (a resumed watch sends no `InitDone`) and make
+                        // every reconcile a full one.
                         drop(table);
                         tracing::debug!(kind, error = %err, "drift watch error");
                         continue;
@@ -301,6 +308,17 @@ mod tests {
         );
         live.observe(&watcher::Event::Delete(object("a", 2)));
         assert!(live.objects.is_empty());
+        // A re-list (after 410 Gone) unsyncs until it completes.
+        live.observe(&watcher::Event::Init);
+        assert!(!live.synced, "re-listing");
+        live.observe(&watcher::Event::InitApply(object("a", 3)));
+        assert!(!live.synced, "re-listing");
+        live.observe(&watcher::Event::InitDone);
+        assert!(live.synced);
+        assert_eq!(
+            live.objects.get("team-a/cm-a").map(String::as_str),
+            Some("g3")
+        );
     }
 
     #[test]
