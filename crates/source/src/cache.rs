@@ -912,6 +912,25 @@ impl Inner {
         self.dir.join("artifacts").join(digest.hex())
     }
 
+    /// Moves a complete `staging` directory to `target` (its artifact path) and makes the
+    /// rename durable. Another writer that published the same digest first wins: the
+    /// content is the same, so `staging` is dropped. `staging` never outlives a failure.
+    fn publish_artifact(&self, staging: &Path, target: &Path) -> Result<(), Error> {
+        match std::fs::rename(staging, target) {
+            Ok(()) => {}
+            Err(_) if target.is_dir() => {
+                let _ = std::fs::remove_dir_all(staging);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(staging);
+                return Err(Error::storage("publishing", target, e));
+            }
+        }
+        sync_parent(target)?;
+        self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn temp_path(&self, label: &str) -> PathBuf {
         let n = self.temp_seq.fetch_add(1, Ordering::Relaxed);
         self.dir
@@ -1207,18 +1226,7 @@ impl Inner {
                     return Err(e);
                 }
             };
-            match std::fs::rename(&staging, &target) {
-                Ok(()) => {}
-                Err(_) if target.is_dir() => {
-                    let _ = std::fs::remove_dir_all(&staging);
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&staging);
-                    return Err(Error::storage("publishing", &target, e));
-                }
-            }
-            sync_parent(&target)?;
-            self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+            self.publish_artifact(&staging, &target)?;
             size
         };
         self.write_key(&key, &digest)?;
@@ -1420,18 +1428,7 @@ impl Inner {
             let dir = std::fs::File::open(&staging)
                 .map_err(|e| Error::storage("syncing", &staging, e))?;
             rustix::fs::syncfs(&dir).map_err(|e| Error::storage("syncing", &staging, e))?;
-            match std::fs::rename(&staging, &target) {
-                Ok(()) => {}
-                Err(_) if target.is_dir() => {
-                    let _ = std::fs::remove_dir_all(&staging);
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&staging);
-                    return Err(Error::storage("publishing", &target, e));
-                }
-            }
-            sync_parent(&target)?;
-            self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+            self.publish_artifact(&staging, &target)?;
         }
         if req.keep_tarball {
             let path = self.tarball_path(&digest);
@@ -1506,18 +1503,7 @@ impl Inner {
                 let _ = std::fs::remove_dir_all(&staging);
                 return Err(e);
             }
-            match std::fs::rename(&staging, &target) {
-                Ok(()) => {}
-                Err(_) if target.is_dir() => {
-                    let _ = std::fs::remove_dir_all(&staging);
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&staging);
-                    return Err(Error::storage("publishing", &target, e));
-                }
-            }
-            sync_parent(&target)?;
-            self.counters.checkouts.fetch_add(1, Ordering::Relaxed);
+            self.publish_artifact(&staging, &target)?;
         }
         self.write_key(&key, &digest)?;
         {
