@@ -2,7 +2,8 @@
 //! itself (`apiserver_request_total` on its `/metrics`): periodic reconciles of an unchanged,
 //! undrifted set write nothing and dry-run nothing; a commit changing one object reads and
 //! writes that object only (the set is still dry-run as a whole before the write); a drifted
-//! object is corrected; `requestedAt` forces a full reconcile. A Kustomization of an
+//! object is corrected; a foreign edit of a field the controller does not own reads and
+//! dry-runs that object only; `requestedAt` forces a full reconcile. A Kustomization of an
 //! OCIRepository reads its source from a watch cache too (no GET per reconcile).
 //!
 //! One test in this file: test binaries run one after another, so during it only this
@@ -253,6 +254,42 @@ async fn steady_reconciles_ask_nothing_and_changes_ask_only_for_what_changed() {
         after_drift.0
     );
     assert_eq!(after_drift.dry_runs(), 0, "{:?}", after_drift.0);
+
+    // Someone else labels cm-2 (a field the controller does not own): its resourceVersion
+    // changes, so it is read and dry-run again, but nothing is to be written, so the other
+    // two are not dry-run.
+    let label = serde_json::json!({"metadata": {"labels": {"team": "ops"}}});
+    let before = counts(&client).await;
+    cms.patch("cm-2", &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .unwrap();
+    poll_until("cm-2 read again", DEADLINE, || async {
+        let delta = Delta::between(&before, &counts(&client).await);
+        Ok((delta.gets("configmaps") >= 1).then_some(()))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Count through two more reconciles: whatever the label costs, follow-ups included.
+    over_reconciles(&client, &driftless, 2).await;
+    let foreign = Delta::between(&before, &counts(&client).await);
+    assert_eq!(
+        foreign.gets("configmaps"),
+        1,
+        "only the changed object is read: {:?}",
+        foreign.0
+    );
+    assert_eq!(
+        foreign.dry_runs(),
+        1,
+        "only it is dry-run, since nothing is to be written: {:?}",
+        foreign.0
+    );
+    assert_eq!(
+        foreign.writes(Some("configmaps")),
+        1,
+        "the label patch itself, nothing from the controller: {:?}",
+        foreign.0
+    );
 
     // requestedAt forces a full reconcile: every object is read and dry-run, none written.
     let before = counts(&client).await;

@@ -13,7 +13,7 @@ use kube::Client;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::drift::{fingerprint, has_drifted, manifest_digest};
+use crate::drift::{Observed, has_drifted, manifest_digest};
 use crate::error::{
     ApplyError, Failures, ObjectFailure, is_immutable_field_error, namespace_not_found,
     server_reason,
@@ -97,9 +97,9 @@ pub struct Change {
     pub action: Action,
     /// The [`manifest_digest`] of what was applied (or found applied).
     pub digest: u64,
-    /// The live object's [`fingerprint`] after this apply, when a request returned it
-    /// (`None` for a known object that was not read).
-    pub live: Option<String>,
+    /// The live object after this apply, when a request returned it (`None` for a known
+    /// object that was not read).
+    pub live: Option<Observed>,
 }
 
 /// The result of a successful apply, in the order of the input manifests.
@@ -155,7 +155,7 @@ enum Plan {
     Skip,
     /// Matches the live object (whose fingerprint is known when it was read).
     Unchanged {
-        live: Option<String>,
+        live: Option<Observed>,
     },
     Apply {
         created: bool,
@@ -237,25 +237,44 @@ impl Applier {
             return Ok(ChangeSet { changes });
         }
 
-        let mut plans: Vec<Option<Plan>> = Vec::with_capacity(desired.len());
-        // Futures collected first, not built in a stream combinator's closure, so the
-        // resulting future is provably `Send` for callers that spawn it.
-        let planned: Vec<_> = desired
-            .iter()
-            .zip(&known)
-            .map(|(d, &known)| self.plan(d, options, &stage_one_namespaces, known))
-            .collect();
-        let checked = stream::iter(planned)
-            .buffered(options.concurrency.max(1))
-            .collect::<Vec<_>>()
+        // Unknown objects first (read and dry-run). Known ones are dry-run too only when
+        // something is to be written, so that a write always follows a dry-run of the whole
+        // set, and a reconcile that finds nothing to write dry-runs only what it had to read.
+        let mut plans: Vec<Option<Plan>> = (0..desired.len()).map(|_| None).collect();
+        let unknown: Vec<usize> = (0..desired.len()).filter(|&i| !known[i]).collect();
+        self.plan_each(
+            &desired,
+            &unknown,
+            &known,
+            options,
+            &stage_one_namespaces,
+            &mut plans,
+            &mut failures,
+        )
+        .await;
+        let writes = failures.is_empty()
+            && unknown
+                .iter()
+                .any(|&i| !matches!(plans[i], Some(Plan::Skip | Plan::Unchanged { .. })));
+        let known_indices: Vec<usize> = (0..desired.len()).filter(|&i| known[i]).collect();
+        if writes {
+            self.plan_each(
+                &desired,
+                &known_indices,
+                &known,
+                options,
+                &stage_one_namespaces,
+                &mut plans,
+                &mut failures,
+            )
             .await;
-        for result in checked {
-            match result {
-                Ok(plan) => plans.push(Some(plan)),
-                Err(failure) => {
-                    failures.push(failure);
-                    plans.push(None);
-                }
+        } else {
+            for &i in &known_indices {
+                plans[i] = Some(if desired[i].policy == SsaPolicy::Ignore {
+                    Plan::Skip
+                } else {
+                    Plan::Unchanged { live: None }
+                });
             }
         }
         if !failures.is_empty() {
@@ -264,7 +283,7 @@ impl Applier {
             });
         }
 
-        let mut actions: Vec<Option<(Action, Option<String>)>> = vec![None; desired.len()];
+        let mut actions: Vec<Option<(Action, Option<Observed>)>> = vec![None; desired.len()];
         let stage_one: Vec<usize> = (0..desired.len())
             .filter(|&i| desired[i].stage == Stage::One)
             .collect();
@@ -403,6 +422,37 @@ impl Applier {
         Ok((desired, failures))
     }
 
+    /// Plans the objects at `indices` (at most `options.concurrency` at once) into `plans`;
+    /// refusals go to `failures`.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_each(
+        &self,
+        desired: &[Desired],
+        indices: &[usize],
+        known: &[bool],
+        options: &ApplyOptions,
+        stage_one_namespaces: &HashSet<String>,
+        plans: &mut [Option<Plan>],
+        failures: &mut Vec<ObjectFailure>,
+    ) {
+        // Futures collected first, not built in a stream combinator's closure, so the
+        // resulting future is provably `Send` for callers that spawn it.
+        let planned: Vec<_> = indices
+            .iter()
+            .map(|&i| self.plan(&desired[i], options, stage_one_namespaces, known[i]))
+            .collect();
+        let checked = stream::iter(planned)
+            .buffered(options.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        for (&i, result) in indices.iter().zip(checked) {
+            match result {
+                Ok(plan) => plans[i] = Some(plan),
+                Err(failure) => failures.push(failure),
+            }
+        }
+    }
+
     /// Reads the live object and dry-runs the apply of one object.
     async fn plan(
         &self,
@@ -440,7 +490,7 @@ impl Applier {
             .await
             .map_err(|error| failure("get", &error))?;
         let live_print = live.as_ref().map(|live| {
-            fingerprint(
+            Observed::new(
                 live.metadata.generation,
                 live.metadata.resource_version.as_deref(),
             )
@@ -545,7 +595,7 @@ impl Applier {
         desired: &Desired,
         plan: &Option<Plan>,
         options: &ApplyOptions,
-    ) -> Result<(Action, Option<String>), ApplyError> {
+    ) -> Result<(Action, Option<Observed>), ApplyError> {
         let object = desired.object.to_string();
         let request = |action: &'static str, error: &kube::Error| ApplyError::Request {
             object: object.clone(),
@@ -598,7 +648,7 @@ impl Applier {
             )
             .await
             .map_err(|error| request("apply", &error))?;
-        let live = fingerprint(
+        let live = Observed::new(
             applied.metadata.generation,
             applied.metadata.resource_version.as_deref(),
         );

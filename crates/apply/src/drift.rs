@@ -39,6 +39,27 @@ pub fn fingerprint(generation: Option<i64>, resource_version: Option<&str>) -> S
     }
 }
 
+/// What a read or a write returned about a live object: its [`fingerprint`], and the
+/// `resourceVersion` it had then, which tells a drift watch that has not delivered that
+/// version yet from one that has seen the object change since.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// [`fingerprint`] of the object.
+    pub fingerprint: String,
+    /// Its `resourceVersion`, when the server sent one.
+    pub resource_version: Option<String>,
+}
+
+impl Observed {
+    /// From an object's `generation` and `resourceVersion`.
+    pub fn new(generation: Option<i64>, resource_version: Option<&str>) -> Self {
+        Observed {
+            fingerprint: fingerprint(generation, resource_version),
+            resource_version: resource_version.map(str::to_owned),
+        }
+    }
+}
+
 /// A digest of a manifest exactly as it would be applied (after namespace defaulting and
 /// owner labels): equal digests mean the same desired state. Only meaningful within one
 /// process (std's hasher), which is all the reconciler keeps it for.

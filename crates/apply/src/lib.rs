@@ -39,7 +39,7 @@ mod target;
 mod wait;
 
 pub use applier::{Action, Applier, ApplyOptions, Change, ChangeSet};
-pub use drift::{fingerprint, has_drifted, manifest_digest};
+pub use drift::{Observed, fingerprint, has_drifted, manifest_digest};
 pub use error::{ApplyError, Failures, ObjectFailure, server_reason};
 pub use health::{CustomHealth, Health, HealthStatus, health_of, status_of};
 pub use inventory::{diff, inventory};

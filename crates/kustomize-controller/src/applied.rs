@@ -3,9 +3,10 @@
 //! real change reads and writes only the objects whose desired state changed or drifted.
 //!
 //! An object counts as *known* when its manifest digest is the one last applied and the
-//! drift watch still sees it with the fingerprint (generation, or resourceVersion) that
-//! the last apply left: anything else (an edit, a delete, a watch that is not synced yet,
-//! an object never seen) makes it unknown, and the applier treats it as before: read,
+//! drift watch confirms it is as the last apply left it: it sees the fingerprint
+//! (generation, or resourceVersion) that the apply left, or it has not yet delivered the
+//! version the apply wrote (a watch lagging behind our own writes). Anything else (an edit,
+//! a delete, a watch that is not synced yet) makes it unknown, and the applier treats it as before: read,
 //! dry-run, write when it differs. The whole record is ignored, so that every object is
 //! read and dry-run again, when the identity changed, a reconcile was requested
 //! (`requestedAt`), or the periodic full resync is due (`--full-resync-interval`).
@@ -14,15 +15,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use driftless_apply::{Action, ChangeSet, ObjectRef};
+use driftless_apply::{Action, ChangeSet, ObjectRef, Observed};
 
 /// One applied object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Entry {
     object: ObjectRef,
     digest: u64,
-    /// Fingerprint of the live object right after the apply that wrote or read it.
-    live: String,
+    /// The live object right after the apply that wrote or read it.
+    live: Observed,
 }
 
 #[derive(Debug)]
@@ -60,14 +61,14 @@ impl AppliedRecords {
     }
 
     /// Inventory ID → digest of the objects of `uid` that are known (see the module doc);
-    /// empty when the reconcile must be a full one. `observed` is the drift watch's current
-    /// fingerprint of an object, `None` when it does not see it (or is not synced).
+    /// empty when the reconcile must be a full one. `confirms` asks the drift watch whether
+    /// an object is still as a read or write observed it.
     pub fn known(
         &self,
         uid: &str,
         identity: &str,
         full: Full,
-        observed: impl Fn(&ObjectRef) -> Option<String>,
+        confirms: impl Fn(&ObjectRef, &Observed) -> bool,
     ) -> HashMap<String, u64> {
         let records = self.lock();
         let Some(record) = records.get(uid) else {
@@ -82,7 +83,7 @@ impl AppliedRecords {
         record
             .objects
             .iter()
-            .filter(|(_, entry)| observed(&entry.object).as_deref() == Some(entry.live.as_str()))
+            .filter(|(_, entry)| confirms(&entry.object, &entry.live))
             .map(|(id, entry)| (id.clone(), entry.digest))
             .collect()
     }
@@ -162,8 +163,13 @@ mod tests {
             object: object(name),
             action: Action::Configured,
             digest,
-            live: live.map(Into::into),
+            live: live.map(|rv| Observed::new(None, Some(rv.trim_start_matches("rv")))),
         }
+    }
+
+    /// A drift watch that sees `print` for every object (none when `None`).
+    fn sees(print: Option<&str>) -> impl Fn(&ObjectRef, &Observed) -> bool {
+        move |_, live| print == Some(live.fingerprint.as_str())
     }
 
     fn set(changes: Vec<Change>) -> ChangeSet {
@@ -173,7 +179,7 @@ mod tests {
     #[test]
     fn only_undrifted_objects_are_known() {
         let records = AppliedRecords::new(Duration::from_secs(3600));
-        let none = records.known("u", "sa", Full::No, |_| None);
+        let none = records.known("u", "sa", Full::No, sees(None));
         assert!(none.is_empty(), "nothing recorded yet");
         records.record(
             "u",
@@ -185,9 +191,9 @@ mod tests {
             true,
         );
         // The watch sees a as applied, b edited since (another resourceVersion).
-        let observed = |o: &ObjectRef| match o.name.as_str() {
-            "a" => Some("rv1".to_owned()),
-            _ => Some("rv9".to_owned()),
+        let observed = |o: &ObjectRef, live: &Observed| {
+            let seen = if o.name == "a" { "rv1" } else { "rv9" };
+            live.fingerprint == seen
         };
         let known = records.known("u", "sa", Full::No, observed);
         assert_eq!(known, HashMap::from([("apps_a__ConfigMap".to_owned(), 1)]));
@@ -198,7 +204,7 @@ mod tests {
                 .is_empty()
         );
         assert!(records.known("u", "other", Full::No, observed).is_empty());
-        assert!(records.known("u", "sa", Full::No, |_| None).is_empty());
+        assert!(records.known("u", "sa", Full::No, sees(None)).is_empty());
         records.forget("u");
         assert!(records.known("u", "sa", Full::No, observed).is_empty());
     }
@@ -209,13 +215,13 @@ mod tests {
         records.record("u", "sa", &set(vec![change("a", 1, Some("rv1"))]), true);
         // Applied again without a read (known): the fingerprint recorded before stays.
         records.record("u", "sa", &set(vec![change("a", 1, None)]), false);
-        let known = records.known("u", "sa", Full::No, |_| Some("rv1".to_owned()));
+        let known = records.known("u", "sa", Full::No, sees(Some("rv1")));
         assert_eq!(known.len(), 1);
         // A new digest without a read is not trusted.
         records.record("u", "sa", &set(vec![change("a", 2, None)]), false);
         assert!(
             records
-                .known("u", "sa", Full::No, |_| Some("rv1".to_owned()))
+                .known("u", "sa", Full::No, sees(Some("rv1")))
                 .is_empty()
         );
 
@@ -223,7 +229,7 @@ mod tests {
         expired.record("u", "sa", &set(vec![change("a", 1, Some("rv1"))]), true);
         assert!(
             expired
-                .known("u", "sa", Full::No, |_| Some("rv1".to_owned()))
+                .known("u", "sa", Full::No, sees(Some("rv1")))
                 .is_empty(),
             "a due full resync reads everything again"
         );

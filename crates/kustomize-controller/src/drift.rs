@@ -2,15 +2,18 @@
 //! objects carrying the owner labels. A manual edit, scale or delete of an applied object
 //! requeues its Kustomization at once instead of at the next interval.
 //!
-//! The watches also keep each watched object's current fingerprint ([`DriftWatch::observed`]),
-//! so a reconcile can tell that an object is still as its last apply left it and skip it.
+//! The watches also keep each watched object's current fingerprint, and how far the watch
+//! has got ([`DriftWatch::confirms`]), so a reconcile can tell that an object is still as its
+//! last apply left it and skip it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use driftless_api::Kustomization;
 use driftless_api::well_known::{KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL};
-use driftless_apply::{ObjectRef as AppliedRef, fingerprint as fingerprint_of};
+use driftless_apply::{
+    Action, ChangeSet, ObjectRef as AppliedRef, Observed, fingerprint as fingerprint_of,
+};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -39,15 +42,40 @@ struct Live {
     objects: HashMap<String, String>,
     /// Filled during a (re-)list, swapped in when it completes.
     relisting: HashMap<String, String>,
+    /// The `resourceVersion` of the last change event taken in since the last (re-)list:
+    /// every change of this kind up to it has been seen, since a watch delivers them in
+    /// order. Listed objects do not count: a list's own version is not known, and an object
+    /// deleted between its last change and the list would otherwise look merely late.
+    position: Option<u64>,
+    /// `namespace/name` → fingerprint this controller's own last write left, until the
+    /// watch delivers it: that event is no drift and requeues nobody.
+    own: HashMap<String, String>,
 }
 
 impl Live {
-    fn observe(&mut self, event: &watcher::Event<PartialObjectMeta<DynamicObject>>) {
+    /// Takes in one event; true when it only shows this controller's own write.
+    fn observe(&mut self, event: &watcher::Event<PartialObjectMeta<DynamicObject>>) -> bool {
+        let own = match event {
+            watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
+                self.own.remove(&key(o)) == Some(fingerprint(o))
+            }
+            watcher::Event::Delete(o) => {
+                self.own.remove(&key(o));
+                false
+            }
+            watcher::Event::Init | watcher::Event::InitDone => false,
+        };
+        if let watcher::Event::Apply(o) | watcher::Event::Delete(o) = event
+            && let Some(version) = numeric_version(o.metadata.resource_version.as_deref())
+        {
+            self.position = Some(self.position.map_or(version, |p| p.max(version)));
+        }
         match event {
             // A (re-)list: until it completes, changes made meanwhile are not seen.
             watcher::Event::Init => {
                 self.relisting.clear();
                 self.synced = false;
+                self.position = None;
             }
             watcher::Event::InitApply(o) => {
                 self.relisting.insert(key(o), fingerprint(o));
@@ -63,7 +91,37 @@ impl Live {
                 self.objects.remove(&key(o));
             }
         }
+        own
     }
+}
+
+impl Live {
+    fn confirms(&self, object: &AppliedRef, live: &Observed) -> bool {
+        if !self.synced {
+            return false;
+        }
+        let key = format!(
+            "{}/{}",
+            object.namespace.as_deref().unwrap_or_default(),
+            object.name
+        );
+        if self.objects.get(&key) == Some(&live.fingerprint) {
+            return true;
+        }
+        // Not delivered yet. Only numeric versions are compared (etcd's revisions, which
+        // every built-in and custom resource has); for anything else, only equality counts.
+        match (
+            self.position,
+            numeric_version(live.resource_version.as_deref()),
+        ) {
+            (Some(position), Some(written)) => position < written,
+            _ => false,
+        }
+    }
+}
+
+fn numeric_version(version: Option<&str>) -> Option<u64> {
+    version?.parse().ok()
 }
 
 fn key(o: &PartialObjectMeta<DynamicObject>) -> String {
@@ -110,10 +168,10 @@ impl DriftWatch {
             while let Some(event) = events.next().await {
                 let mut table = live.lock().unwrap_or_else(|p| p.into_inner());
                 let state = table.entry(live_key.clone()).or_default();
-                let event = match event {
+                let (event, own) = match event {
                     Ok(event) => {
-                        state.observe(&event);
-                        event
+                        let own = state.observe(&event);
+                        (event, own)
                     }
                     Err(err) => {
                         // The watcher resumes from the last resourceVersion it saw, so no
@@ -128,6 +186,7 @@ impl DriftWatch {
                 };
                 drop(table);
                 if let Some(object) = seen.observe(event)
+                    && !own
                     && let Some(owner) = owner_of(&object)
                     && requeue.send(owner).is_err()
                 {
@@ -139,20 +198,42 @@ impl DriftWatch {
 }
 
 impl DriftWatch {
-    /// The fingerprint the watch of `object`'s kind currently sees for it; `None` when the
-    /// kind is not watched, its watch is not synced, or the object is not there.
-    pub fn observed(&self, object: &AppliedRef) -> Option<String> {
-        let table = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        let state = table.get(&(object.group.clone(), object.kind.clone()))?;
-        if !state.synced {
-            return None;
+    /// Remembers what this controller's own writes left, so that their watch events requeue
+    /// nobody (they are no drift).
+    pub fn expect(&self, applied: &ChangeSet) {
+        let mut table = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        for change in &applied.changes {
+            if !matches!(change.action, Action::Created | Action::Configured) {
+                continue;
+            }
+            let Some(live) = &change.live else { continue };
+            let object = &change.object;
+            table
+                .entry((object.group.clone(), object.kind.clone()))
+                .or_default()
+                .own
+                .insert(
+                    format!(
+                        "{}/{}",
+                        object.namespace.as_deref().unwrap_or_default(),
+                        object.name
+                    ),
+                    live.fingerprint.clone(),
+                );
         }
-        let key = format!(
-            "{}/{}",
-            object.namespace.as_deref().unwrap_or_default(),
-            object.name
-        );
-        state.objects.get(&key).cloned()
+    }
+
+    /// Whether `object` is still as a read or write left it (`live`): the synced watch of
+    /// its kind sees that fingerprint, or has not yet got to the `resourceVersion` that
+    /// read or write returned. In the second case any later change is still to come, and
+    /// its event will requeue the owner; this is what lets a reconcile right after its own
+    /// writes (or a requeue by their events) trust them while the watch catches up.
+    pub fn confirms(&self, object: &AppliedRef, live: &Observed) -> bool {
+        let table = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = table.get(&(object.group.clone(), object.kind.clone())) else {
+            return false;
+        };
+        state.confirms(object, live)
     }
 }
 
@@ -318,6 +399,90 @@ mod tests {
         assert_eq!(
             live.objects.get("team-a/cm-a").map(String::as_str),
             Some("g3")
+        );
+    }
+
+    fn with_version(uid: &str, version: &str) -> PartialObjectMeta<DynamicObject> {
+        let mut o = object(uid, 1);
+        o.metadata.generation = None;
+        o.metadata.resource_version = Some(version.into());
+        o
+    }
+
+    fn applied(name: &str) -> AppliedRef {
+        AppliedRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("team-a".into()),
+            name: format!("cm-{name}"),
+        }
+    }
+
+    fn written(version: &str) -> Observed {
+        Observed::new(None, Some(version))
+    }
+
+    #[test]
+    fn writes_the_watch_has_not_delivered_yet_are_trusted_until_it_gets_there() {
+        let mut live = Live::default();
+        live.observe(&watcher::Event::Init);
+        live.observe(&watcher::Event::InitApply(with_version("a", "5")));
+        live.observe(&watcher::Event::InitDone);
+        assert!(
+            live.confirms(&applied("a"), &written("5")),
+            "seen as written"
+        );
+        assert!(
+            !live.confirms(&applied("b"), &written("20")),
+            "no change event since the list: how far it got is unknown"
+        );
+        live.observe(&watcher::Event::Apply(with_version("c", "10")));
+        assert!(
+            live.confirms(&applied("b"), &written("20")),
+            "written after everything the watch has delivered: its events are still to come"
+        );
+        assert!(
+            !live.confirms(&applied("a"), &written("8")),
+            "the watch got past version 8 and saw something else"
+        );
+        live.observe(&watcher::Event::Delete(with_version("b", "25")));
+        assert!(
+            !live.confirms(&applied("b"), &written("20")),
+            "deleted after the write"
+        );
+        assert!(
+            !live.confirms(&applied("d"), &Observed::new(None, Some("opaque"))),
+            "versions that are not numbers are only ever compared for equality"
+        );
+        live.observe(&watcher::Event::Init);
+        assert!(!live.confirms(&applied("c"), &written("10")), "re-listing");
+        live.observe(&watcher::Event::InitApply(with_version("c", "10")));
+        live.observe(&watcher::Event::InitDone);
+        assert!(live.confirms(&applied("c"), &written("10")));
+        assert!(
+            !live.confirms(&applied("e"), &written("30")),
+            "after a re-list, only change events say how far the watch got"
+        );
+    }
+
+    #[test]
+    fn only_the_event_of_an_own_write_is_own() {
+        let mut live = Live::default();
+        live.own.insert("team-a/cm-a".into(), "rv7".into());
+        live.own.insert("team-a/cm-b".into(), "rv8".into());
+        assert!(live.observe(&watcher::Event::Apply(with_version("a", "7"))));
+        assert!(
+            !live.observe(&watcher::Event::Apply(with_version("a", "7"))),
+            "delivered once"
+        );
+        assert!(
+            !live.observe(&watcher::Event::Apply(with_version("b", "9"))),
+            "someone else's write after ours"
+        );
+        assert!(
+            live.own.is_empty(),
+            "every delivered event settles its entry"
         );
     }
 

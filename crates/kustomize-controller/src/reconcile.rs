@@ -353,9 +353,9 @@ async fn sync(
     } else {
         Full::No
     };
-    let known = state
-        .records
-        .known(&uid, &identity_key, full, |o| state.drift.observed(o));
+    let known = state.records.known(&uid, &identity_key, full, |o, live| {
+        state.drift.confirms(o, live)
+    });
     let read_all = known.is_empty();
     options.known = Arc::new(known);
     let applied = match applier.apply(&owner, objects, &options).await {
@@ -369,6 +369,9 @@ async fn sync(
     state
         .records
         .record(&uid, &identity_key, &applied, read_all);
+    if remote.is_none() {
+        state.drift.expect(&applied);
+    }
     count(ctx, &applied);
     if remote.is_none() {
         // Drift in a remote cluster is corrected at each interval (no watch there).
