@@ -290,8 +290,7 @@ async fn sync(
     // Refused before anything is read or applied: an expression that does not compile.
     let health_exprs = HealthExprs::compile(&ks.spec.health_check_exprs)?;
     // Likewise a `spec.ignore` rule that is not a valid JSON Pointer, regex or selector.
-    let ignore = driftless_apply::IgnoreRules::compile(&ks.spec.ignore)
-        .map_err(|e| Error::InvalidSpec(format!("invalid ignore rule: {e}")))?;
+    let ignore = driftless_apply::IgnoreRules::compile(&ks.spec.ignore)?;
     check_dependencies(ks, state).await?;
     let (root, rev) = source_artifact(ks, state).await?;
     *revision = Some(rev);
