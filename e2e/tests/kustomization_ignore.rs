@@ -381,3 +381,146 @@ async fn reconcile_failing(api: &Api<Kustomization>, name: &str, token: &str, ne
     )
     .await;
 }
+
+const STATEFULSET: &str = "apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  replicas: 1
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: ghcr.io/stefanprodan/podinfo:6.7.0
+";
+
+/// Requests for StatefulSets (which only this test applies) so far, counted by
+/// kube-apiserver: (writes, dry-runs, reads).
+async fn statefulset_requests(client: &Client) -> (u64, u64, u64) {
+    let text = client
+        .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        .await
+        .expect("kube-apiserver /metrics");
+    let (mut writes, mut dry_runs, mut reads) = (0, 0, 0);
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once('}') else {
+            continue;
+        };
+        if !labels.contains("resource=\"statefulsets\"")
+            || (labels.contains("subresource=\"") && !labels.contains("subresource=\"\""))
+        {
+            continue;
+        }
+        let count = value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+        let verb = labels
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("verb=\""))
+            .map(|v| v.trim_end_matches('"'))
+            .unwrap_or_default();
+        if !labels.contains("dry_run=\"\"") && labels.contains("dry_run=\"") {
+            dry_runs += count;
+        } else if ["APPLY", "PATCH", "POST", "PUT", "DELETE"].contains(&verb) {
+            writes += count;
+        } else if verb == "GET" {
+            reads += count;
+        }
+    }
+    (writes, dry_runs, reads)
+}
+
+/// Successful or failed Kustomization reconciles of this test's controller so far.
+async fn reconciles(driftless: &Driftless) -> u64 {
+    let (_, text) = driftless.get_metrics("/metrics").await.unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("driftless_reconcile_total{") && l.contains("kind=\"Kustomization\"")
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Waits for `times` more reconciles; returns the StatefulSet requests made meanwhile.
+async fn over_reconciles(client: &Client, driftless: &Driftless, times: u64) -> (u64, u64, u64) {
+    let before = statefulset_requests(client).await;
+    let start = reconciles(driftless).await;
+    poll_until("periodic reconciles", DEADLINE, || async {
+        Ok((reconciles(driftless).await >= start + times).then_some(()))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let after = statefulset_requests(client).await;
+    (after.0 - before.0, after.1 - before.1, after.2 - before.2)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ignored_change_costs_one_dry_run_then_nothing() {
+    let (s, rev1) = setup(
+        "ks-ignore-quiet",
+        &[("deploy/statefulset.yaml", STATEFULSET)],
+    )
+    .await;
+    let ns = s.ns.name();
+    let ks_api: Api<Kustomization> = Api::namespaced(s.client.clone(), ns);
+    let start = statefulset_requests(&s.client).await;
+    apply_yaml(
+        &ks_api,
+        "apiVersion: kustomize.driftless.dev/v1\nkind: Kustomization\nmetadata: {name: db}\nspec:\n  interval: 2s\n  prune: true\n  path: ./deploy\n  sourceRef: {kind: GitRepository, name: apps}\n  ignore:\n  - paths: [/spec/replicas]\n    target: {kind: StatefulSet}\n",
+    )
+    .await;
+    wait_ks(&ks_api, "db", "the first revision applied", |k| {
+        applied(k, &rev1)
+    })
+    .await;
+    let created = statefulset_requests(&s.client).await;
+    assert!(
+        created.0 > start.0 && created.1 > start.1,
+        "the counts see the first apply: {start:?} -> {created:?}"
+    );
+    let steady = over_reconciles(&s.client, &s._driftless, 3).await;
+    assert_eq!(
+        steady,
+        (0, 0, 0),
+        "steady before the change (writes, dry-runs, reads)"
+    );
+
+    let sets: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(s.client.clone(), ns);
+    let before = statefulset_requests(&s.client).await;
+    let hpa_writes = 1;
+    apply_as(
+        &sets,
+        "db",
+        "hpa",
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db"}, "spec": {"replicas": 4}}),
+    )
+    .await;
+    // The change wakes the drift watch: the object is read and dry-run, not written.
+    over_reconciles(&s.client, &s._driftless, 2).await;
+    let now = statefulset_requests(&s.client).await;
+    let after_change = (
+        now.0 - before.0 - hpa_writes,
+        now.1 - before.1,
+        now.2 - before.2,
+    );
+    eprintln!("after an ignored change (writes, dry-runs, reads): {after_change:?}");
+    assert_eq!(after_change.0, 0, "no write for an ignored change");
+    assert!(
+        after_change.1 >= 1,
+        "the changed object is dry-run: {after_change:?}"
+    );
+    // Then it is trusted again: periodic reconciles ask nothing.
+    let quiet = over_reconciles(&s.client, &s._driftless, 4).await;
+    eprintln!("4 periodic reconciles later (writes, dry-runs, reads): {quiet:?}");
+    assert_eq!(quiet, (0, 0, 0), "quiet again after the ignored change");
+    let live = sets.get("db").await.unwrap();
+    assert_eq!(live.spec.unwrap().replicas, Some(4));
+}
