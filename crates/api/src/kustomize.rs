@@ -56,6 +56,15 @@ pub struct KustomizationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_metadata: Option<CommonMetadata>,
 
+    /// Fields other controllers own: for the objects a rule's `target` selects (every object
+    /// when it has none), the rule's `paths` are left out of drift detection and correction.
+    /// When an existing object has drifted elsewhere, an ignored field that differs is left
+    /// out of the apply (another server-side apply manager owns it) or applied with its
+    /// in-cluster value, so it is never reverted. Objects are created with the fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub ignore: Vec<IgnoreRule>,
+
     /// Kustomizations that must be Ready before this one is reconciled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<DependencyReference>,
@@ -316,6 +325,21 @@ pub struct Selector {
     /// Label selector, e.g. `app=web,tier!=db`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_selector: Option<String>,
+}
+
+/// Fields to leave out of drift detection and correction, on some or all objects.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct IgnoreRule {
+    /// JSON Pointers (RFC 6901) to the ignored fields, e.g. `/spec/replicas`; `/` inside a
+    /// key is written `~1` and `~` is written `~0`, as in
+    /// `/metadata/annotations/example.com~1owner`. Pointers to the object's identity
+    /// (`/apiVersion`, `/kind`, `/metadata/name`, `/metadata/namespace`) or to the owner
+    /// labels are refused.
+    #[schemars(length(min = 1, max = 64), inner(length(min = 1, max = 1024)))]
+    pub paths: Vec<String>,
+    /// The objects the rule applies to; every object of the Kustomization when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
 }
 
 /// An image override.

@@ -18,6 +18,7 @@ use crate::error::{
     ApplyError, Failures, ObjectFailure, is_immutable_field_error, namespace_not_found,
     server_reason,
 };
+use crate::ignore::{IgnoreRules, has_drifted_ignoring, payload};
 use crate::inventory::inventory;
 use crate::object::{ObjectRef, describe_manifest};
 use crate::owner::Owner;
@@ -48,6 +49,9 @@ pub struct ApplyOptions {
     /// dry-run (the whole set is still dry-run before any write), and only the others are
     /// read, dry-run and written.
     pub known: Arc<HashMap<String, u64>>,
+    /// `spec.ignore`: fields left out of drift detection and correction on existing objects
+    /// the rules select (see [`IgnoreRules`]).
+    pub ignore: Arc<IgnoreRules>,
 }
 
 impl ApplyOptions {
@@ -59,6 +63,7 @@ impl ApplyOptions {
             wait_timeout: Duration::from_secs(60),
             concurrency: 8,
             known: Arc::default(),
+            ignore: Arc::default(),
         }
     }
 }
@@ -159,6 +164,9 @@ enum Plan {
     },
     Apply {
         created: bool,
+        /// What to apply instead of the manifest: without the ignored fields another
+        /// manager changed (see [`IgnoreRules`]).
+        payload: Option<Value>,
     },
     /// An immutable field changed and `force` is set: delete, then create.
     Recreate,
@@ -514,11 +522,31 @@ impl Applier {
             .await
         {
             Ok(result) => Ok(match live {
-                None => Plan::Apply { created: true },
-                Some(live) if has_drifted(&live, &to_json(&result)) => {
-                    Plan::Apply { created: false }
+                None => Plan::Apply {
+                    created: true,
+                    payload: None,
+                },
+                Some(live) => {
+                    let result = to_json(&result);
+                    let ignored = options.ignore.paths_for(&result);
+                    if ignored.is_empty() {
+                        if has_drifted(&live, &result) {
+                            Plan::Apply {
+                                created: false,
+                                payload: None,
+                            }
+                        } else {
+                            Plan::Unchanged { live: live_print }
+                        }
+                    } else if has_drifted_ignoring(&live, &result, &ignored) {
+                        Plan::Apply {
+                            created: false,
+                            payload: Some(payload(&desired.manifest, &live, &result, &ignored)),
+                        }
+                    } else {
+                        Plan::Unchanged { live: live_print }
+                    }
                 }
-                Some(_) => Plan::Unchanged { live: live_print },
             }),
             Err(error) if options.force && live.is_some() && is_immutable_field_error(&error) => {
                 Ok(Plan::Recreate)
@@ -612,8 +640,15 @@ impl Applier {
                     reason: "the object was never dry-run".into(),
                 });
             }
-            Some(Plan::Apply { created }) => *created,
+            Some(Plan::Apply { created, .. }) => *created,
             Some(Plan::Recreate) => true,
+        };
+        let manifest = match plan {
+            Some(Plan::Apply {
+                payload: Some(payload),
+                ..
+            }) => payload,
+            _ => &desired.manifest,
         };
         let resolved = self.resolved_now(desired).await?;
         let api = api_for(&self.client, &resolved, &desired.object);
@@ -644,7 +679,7 @@ impl Applier {
             .patch(
                 &desired.object.name,
                 &apply_params(desired.policy),
-                &Patch::Apply(&desired.manifest),
+                &Patch::Apply(manifest),
             )
             .await
             .map_err(|error| request("apply", &error))?;

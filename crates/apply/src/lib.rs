@@ -13,6 +13,9 @@
 //!    what needed them, then applies the rest with field manager `driftless`, reporting
 //!    created / configured / unchanged / skipped per object ([`ChangeSet`]).
 //!
+//! Fields of `spec.ignore` ([`IgnoreRules`], set in [`ApplyOptions::ignore`]) are left out
+//! of drift detection and correction on existing objects.
+//!
 //! [`Applier::preview`] runs the same preparation and dry-run and returns, per object, the
 //! live object and what the server would make of it, without writing anything (`driftless
 //! diff`).
@@ -26,6 +29,7 @@ mod applier;
 mod drift;
 mod error;
 mod health;
+mod ignore;
 mod inventory;
 mod object;
 mod owner;
@@ -42,6 +46,10 @@ pub use applier::{Action, Applier, ApplyOptions, Change, ChangeSet};
 pub use drift::{Observed, fingerprint, has_drifted, manifest_digest};
 pub use error::{ApplyError, Failures, ObjectFailure, server_reason};
 pub use health::{CustomHealth, Health, HealthStatus, health_of, status_of};
+pub use ignore::{
+    IgnoreRuleError, IgnoreRules, JsonPointer, LabelSelector, MAX_PATH_BYTES, MAX_PATHS,
+    MAX_PATTERN_BYTES, MAX_RULES, MAX_SELECTOR_BYTES,
+};
 pub use inventory::{diff, inventory};
 pub use object::{ObjectRef, split_api_version};
 pub use owner::Owner;

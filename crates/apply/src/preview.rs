@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::applier::{Action, Applier, ApplyOptions, Desired, apply_params};
 use crate::drift::has_drifted;
 use crate::error::{ApplyError, Failures, ObjectFailure, namespace_not_found, server_reason};
+use crate::ignore::{has_drifted_ignoring, with_live_values};
 use crate::object::ObjectRef;
 use crate::owner::Owner;
 use crate::policy::SsaPolicy;
@@ -48,7 +49,7 @@ impl Applier {
             .collect();
         let planned: Vec<_> = desired
             .iter()
-            .map(|d| self.preview_one(d, &stage_one_namespaces))
+            .map(|d| self.preview_one(d, &stage_one_namespaces, options))
             .collect();
         let results = stream::iter(planned)
             .buffered(options.concurrency.max(1))
@@ -73,6 +74,7 @@ impl Applier {
         &self,
         desired: &Desired,
         stage_one_namespaces: &HashSet<String>,
+        options: &ApplyOptions,
     ) -> Result<Preview, ObjectFailure> {
         let preview = |action, live: Option<Value>, result: Option<Value>| Preview {
             object: desired.object.clone(),
@@ -112,11 +114,24 @@ impl Applier {
             .await
         {
             Ok(result) => {
-                let result = to_json(&result);
+                let mut result = to_json(&result);
                 let action = match &live {
                     None => Action::Created,
-                    Some(live) if has_drifted(live, &result) => Action::Configured,
-                    Some(_) => Action::Unchanged,
+                    Some(live) => {
+                        let ignored = options.ignore.paths_for(&result);
+                        let drifted = if ignored.is_empty() {
+                            has_drifted(live, &result)
+                        } else {
+                            let drifted = has_drifted_ignoring(live, &result, &ignored);
+                            result = with_live_values(&result, live, &ignored);
+                            drifted
+                        };
+                        if drifted {
+                            Action::Configured
+                        } else {
+                            Action::Unchanged
+                        }
+                    }
                 };
                 Ok(preview(action, live, Some(result)))
             }

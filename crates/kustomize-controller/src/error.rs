@@ -21,6 +21,10 @@ pub enum Error {
     /// The spec is unusable (path outside the artifact, …): only a spec change helps.
     #[error("{0}")]
     InvalidSpec(String),
+    /// A `spec.ignore` rule is unusable (a bad JSON Pointer, regex or selector, an identity
+    /// path, too many rules): only a spec change helps.
+    #[error("invalid ignore rule: {0}")]
+    InvalidIgnoreRule(#[from] driftless_apply::IgnoreRuleError),
     /// `spec.path` is missing from this revision: a later commit may add it.
     #[error("{0}")]
     MissingPath(String),
@@ -70,6 +74,7 @@ impl Error {
             Error::KubeConfig(_) | Error::RemoteUnreachable(_) => reason::RECONCILIATION_FAILED,
             Error::AccessDenied(_) => reason::ACCESS_DENIED,
             Error::InvalidSpec(_) | Error::MissingPath(_) => reason::ARTIFACT_FAILED,
+            Error::InvalidIgnoreRule(_) => reason::INVALID_SPEC,
             Error::Build(_)
             | Error::Substitution { .. }
             | Error::SubstituteFrom(_)

@@ -289,6 +289,8 @@ async fn sync(
     let identity = identity_of(ks, &ctx.tenancy).inspect_err(|_| ctx.clients.release(&uid))?;
     // Refused before anything is read or applied: an expression that does not compile.
     let health_exprs = HealthExprs::compile(&ks.spec.health_check_exprs)?;
+    // Likewise a `spec.ignore` rule that is not a valid JSON Pointer, regex or selector.
+    let ignore = driftless_apply::IgnoreRules::compile(&ks.spec.ignore)?;
     check_dependencies(ks, state).await?;
     let (root, rev) = source_artifact(ks, state).await?;
     *revision = Some(rev);
@@ -345,7 +347,10 @@ async fn sync(
     );
     options.force = ks.spec.force;
     options.wait_timeout = timeout;
-    let identity_key = format!("{identity:?}");
+    options.ignore = Arc::new(ignore);
+    // The record holds for these ignore rules only: removing a rule must correct the fields
+    // it let drift at the next reconcile, not at the next full resync.
+    let identity_key = format!("{identity:?}/ignore:{}", ignore_key(&ks.spec.ignore));
     let requested = requested_at(ks);
     let full = if requested.is_some() && requested != st.reconcile_request.last_handled_reconcile_at
     {
@@ -437,6 +442,16 @@ async fn sync(
         pruned,
         checked_health,
     })
+}
+
+/// A digest of `spec.ignore`, part of the applied record's key.
+fn ignore_key(rules: &[driftless_api::kustomize::IgnoreRule]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(rules)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 fn count(ctx: &Context, applied: &ChangeSet) {

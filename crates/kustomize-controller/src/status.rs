@@ -119,7 +119,10 @@ pub fn record_failure(
         _ => condition::remove_condition(c, condition::HEALTHY),
     }
     // Stalled: nothing but a spec change helps (a missing path may come with a commit).
-    if matches!(err, Error::InvalidSpec(_) | Error::AccessDenied(_)) {
+    if matches!(
+        err,
+        Error::InvalidSpec(_) | Error::InvalidIgnoreRule(_) | Error::AccessDenied(_)
+    ) {
         condition::set_condition(
             c,
             condition::STALLED,
@@ -223,6 +226,21 @@ mod tests {
             "spec.path '../x' points outside".into()
         )));
         assert!(stalled(Error::AccessDenied("cross-namespace".into())));
+        let bad_rule =
+            driftless_apply::IgnoreRules::compile(&[driftless_api::kustomize::IgnoreRule {
+                paths: vec!["spec/replicas".into()],
+                target: None,
+            }])
+            .unwrap_err();
+        let error = Error::from(bad_rule);
+        assert_eq!(error.reason(), "InvalidSpec");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid ignore rule: spec.ignore[0].paths[0]: "),
+            "{error}"
+        );
+        assert!(stalled(error));
         assert!(!stalled(Error::MissingPath(
             "spec.path 'apps' not found".into()
         )));

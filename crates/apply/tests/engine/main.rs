@@ -5,6 +5,7 @@ mod apply_cycle;
 mod dry_run;
 mod force;
 mod health;
+mod ignore;
 mod policies;
 mod prune;
 mod staging;

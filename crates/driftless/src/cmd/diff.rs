@@ -76,6 +76,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let applier = Applier::new(client, Resolver::new());
     let mut options = ApplyOptions::new(ks.spec.target_namespace.clone().unwrap_or(namespace));
     options.force = ks.spec.force;
+    options.ignore = std::sync::Arc::new(
+        driftless_apply::IgnoreRules::compile(&ks.spec.ignore)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let previews = applier
         .preview(&owner, built.objects, &options)
         .await

@@ -265,6 +265,7 @@ fn kustomization(args: &CreateArgs) -> Kustomization {
             depends_on: Vec::new(),
             decryption: None,
             health_check_exprs: Vec::new(),
+            ignore: Vec::new(),
             kube_config: None,
             interval: args.interval.clone(),
             retry_interval: None,

@@ -129,6 +129,7 @@ pub fn object(args: &Args, namespace: &str) -> anyhow::Result<serde_json::Value>
             decryption: None,
             depends_on,
             health_check_exprs: Vec::new(),
+            ignore: Vec::new(),
             kube_config: None,
             interval: args.interval.clone(),
             retry_interval: args.retry_interval.clone(),
