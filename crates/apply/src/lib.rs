@@ -47,8 +47,8 @@ pub use drift::{Observed, fingerprint, has_drifted, manifest_digest};
 pub use error::{ApplyError, Failures, ObjectFailure, server_reason};
 pub use health::{CustomHealth, Health, HealthStatus, health_of, status_of};
 pub use ignore::{
-    IgnoreRuleError, IgnoreRules, JsonPointer, LabelSelector, MAX_PATH_BYTES, MAX_PATHS,
-    MAX_PATTERN_BYTES, MAX_RULES, MAX_SELECTOR_BYTES,
+    IgnoreRuleError, IgnoreRules, JsonPointer, MAX_PATH_BYTES, MAX_PATHS, MAX_PATTERN_BYTES,
+    MAX_RULES,
 };
 pub use inventory::{diff, inventory};
 pub use object::{ObjectRef, split_api_version};

@@ -28,6 +28,7 @@ mod hash;
 mod input_filter;
 mod kustomization;
 mod kustomization_keys;
+mod label_selector;
 mod limits;
 mod loader;
 mod name_reference;
@@ -64,6 +65,7 @@ pub use kustomization::{
     ReplacementSource, ReplacementTarget, Replica, Selector, SortOptions, TargetSelector, Var,
     VarField, VarTarget,
 };
+pub use label_selector::{LabelSelector, MAX_SELECTOR_BYTES};
 
 pub use limits::{
     DEFAULT_MAX_BUILD_OBJECTS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_KUSTOMIZATION_DEPTH,

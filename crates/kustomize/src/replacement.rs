@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Failure, Outcome};
 use crate::kustomization::{FieldOptions, Replacement, TargetSelector};
-use crate::patch::selector::LabelSelector;
+use crate::patch::selector::parse_labels;
 use crate::resid::{Gvk, ResId};
 use crate::resmap::ResMap;
 use crate::resource::{Resource, scalar_text};
@@ -124,7 +124,7 @@ fn matches_meta(res: &Resource, s: &TargetSelector) -> Outcome<bool> {
         if text.is_empty() {
             continue;
         }
-        let sel = LabelSelector::parse(text)?;
+        let sel = parse_labels(text)?;
         let map: BTreeMap<String, String> = res.string_map(field).into_iter().collect();
         if !sel.matches(&map) {
             return Ok(false);

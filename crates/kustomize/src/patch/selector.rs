@@ -1,11 +1,10 @@
 //! Selecting objects: anchored-regex target selectors and Kubernetes label selectors.
 
-use std::collections::BTreeMap;
-
 use regex::Regex;
 
 use crate::error::{Failure, Outcome};
 use crate::kustomization::Selector;
+use crate::label_selector::LabelSelector;
 use crate::resource::Resource;
 
 /// A compiled target selector.
@@ -17,6 +16,15 @@ pub(crate) struct CompiledSelector {
     namespace: Option<Regex>,
     labels: Option<LabelSelector>,
     annotations: Option<LabelSelector>,
+}
+
+/// Parses a label or annotation selector, with kustomize's message on failure.
+pub(crate) fn parse_labels(text: &str) -> Outcome<LabelSelector> {
+    LabelSelector::parse(text).map_err(|reason| {
+        Failure::new(format!(
+            "unable to parse requirement: invalid label selector '{text}': {reason}"
+        ))
+    })
 }
 
 fn anchored(pattern: &str, field: &str) -> Outcome<Option<Regex>> {
@@ -40,12 +48,12 @@ impl CompiledSelector {
             labels: if s.label_selector.is_empty() {
                 None
             } else {
-                Some(LabelSelector::parse(&s.label_selector)?)
+                Some(parse_labels(&s.label_selector)?)
             },
             annotations: if s.annotation_selector.is_empty() {
                 None
             } else {
-                Some(LabelSelector::parse(&s.annotation_selector)?)
+                Some(parse_labels(&s.annotation_selector)?)
             },
         })
     }
@@ -85,127 +93,10 @@ impl CompiledSelector {
     }
 }
 
-/// One requirement of a label selector.
-#[derive(Debug, Clone, PartialEq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-/// A parsed Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LabelSelector(Vec<Requirement>);
-
-impl LabelSelector {
-    /// Parses the selector syntax.
-    pub fn parse(text: &str) -> Outcome<LabelSelector> {
-        let bad = || {
-            Failure::new(format!(
-                "unable to parse requirement: invalid label selector '{text}'"
-            ))
-        };
-        let mut reqs = Vec::new();
-        for part in split_top_level(text) {
-            let part = part.trim();
-            if part.is_empty() {
-                continue;
-            }
-            if let Some(key) = part.strip_prefix('!') {
-                reqs.push(Requirement::NotExists(
-                    check_key(key.trim()).ok_or_else(bad)?,
-                ));
-            } else if let Some((k, v)) = part.split_once("!=") {
-                reqs.push(Requirement::NotEquals(
-                    check_key(k.trim()).ok_or_else(bad)?,
-                    v.trim().to_string(),
-                ));
-            } else if let Some((k, v)) = part.split_once("==") {
-                reqs.push(Requirement::Equals(
-                    check_key(k.trim()).ok_or_else(bad)?,
-                    v.trim().to_string(),
-                ));
-            } else if let Some((k, v)) = part.split_once('=') {
-                reqs.push(Requirement::Equals(
-                    check_key(k.trim()).ok_or_else(bad)?,
-                    v.trim().to_string(),
-                ));
-            } else if let Some((k, set)) = split_set(part, " notin ") {
-                reqs.push(Requirement::NotIn(
-                    check_key(k).ok_or_else(bad)?,
-                    set.ok_or_else(bad)?,
-                ));
-            } else if let Some((k, set)) = split_set(part, " in ") {
-                reqs.push(Requirement::In(
-                    check_key(k).ok_or_else(bad)?,
-                    set.ok_or_else(bad)?,
-                ));
-            } else {
-                reqs.push(Requirement::Exists(check_key(part).ok_or_else(bad)?));
-            }
-        }
-        Ok(LabelSelector(reqs))
-    }
-
-    /// True when every requirement holds for `labels`.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::In(k, set) => labels.get(k).is_some_and(|v| set.contains(v)),
-            Requirement::NotIn(k, set) => labels.get(k).is_none_or(|v| !set.contains(v)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::NotExists(k) => !labels.contains_key(k),
-        })
-    }
-}
-
-fn check_key(key: &str) -> Option<String> {
-    let ok = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    ok.then(|| key.to_string())
-}
-
-/// Splits on commas outside parentheses.
-fn split_top_level(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut cur = String::new();
-    for c in text.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            ',' if depth == 0 => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
-type SetSplit<'a> = (&'a str, Option<Vec<String>>);
-
-fn split_set<'a>(part: &'a str, op: &str) -> Option<SetSplit<'a>> {
-    let (k, rest) = part.split_once(op)?;
-    let rest = rest.trim();
-    let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')'));
-    let set = inner.map(|i| i.split(',').map(|v| v.trim().to_string()).collect());
-    Some((k.trim(), set))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
