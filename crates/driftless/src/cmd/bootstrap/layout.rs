@@ -263,7 +263,10 @@ mod tests {
         // The files in git stay without them.
         for (path, content) in files(&spec(), "x/driftless:1", "kind: Namespace\n").unwrap() {
             assert!(!content.contains("kustomize.driftless.dev/name"), "{path}");
-            assert!(!content.contains("kustomize.driftless.dev/namespace"), "{path}");
+            assert!(
+                !content.contains("kustomize.driftless.dev/namespace"),
+                "{path}"
+            );
         }
     }
 
