@@ -41,7 +41,11 @@ impl ManagedProcess {
     /// Polls until 127.0.0.1:`port` accepts a connection; fails with the log
     /// tail when the process exits first, or when [`START_TIMEOUT`] passes.
     pub(crate) fn wait_for_port(&mut self, port: u16) -> Result<()> {
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        self.wait_for_address(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    /// Polls until `address` accepts a connection, as [`ManagedProcess::wait_for_port`].
+    pub(crate) fn wait_for_address(&mut self, address: SocketAddr) -> Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok() {

@@ -10,8 +10,11 @@
 //! it is added.
 //!
 //! URLs carry the repository's real path: `ssh://<user>@127.0.0.1:<port>/<dir>/public/<name>.git`.
+//! [`SshServer::start_on`] listens on another address of this machine instead (the node's
+//! bridge address, where pods reach it).
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +23,8 @@ use tempfile::TempDir;
 
 use crate::error::{Error, Result};
 use crate::git_server::GitServer;
-use crate::process::{ManagedProcess, free_port, run_to_completion};
+use crate::node::assert_local_route;
+use crate::process::{ManagedProcess, free_port_on, run_to_completion};
 
 /// Where Debian installs sshd (sshd refuses to start from a relative path).
 const SSHD: &str = "/usr/sbin/sshd";
@@ -35,6 +39,7 @@ const PRIVSEP_DIR: &str = "/run/sshd";
 pub struct SshServer {
     // Fields drop in order: the process stops before its directory goes.
     process: Option<ManagedProcess>,
+    address: Ipv4Addr,
     port: u16,
     user: String,
     dir: TempDir,
@@ -44,6 +49,14 @@ impl SshServer {
     /// Starts sshd for the repositories of `git` on a free loopback port and waits until it
     /// accepts connections.
     pub fn start(git: &GitServer) -> Result<Self> {
+        Self::start_on(git, Ipv4Addr::LOCALHOST)
+    }
+
+    /// Starts sshd for the repositories of `git` on a free port of `address`, an address of
+    /// this machine (checked: its route must be loopback or the node's bridge), say the
+    /// node's InternalIP, where pods reach it; URLs and `known_hosts` then name `address`.
+    pub fn start_on(git: &GitServer, address: Ipv4Addr) -> Result<Self> {
+        assert_local_route(IpAddr::V4(address))?;
         let dir = tempfile::Builder::new()
             .prefix("driftless-sshd-")
             .tempdir_in(git.dir())
@@ -58,7 +71,8 @@ impl SshServer {
         }
         let mut server = Self {
             process: None,
-            port: free_port()?,
+            address,
+            port: free_port_on(address)?,
             user,
             dir,
         };
@@ -67,20 +81,26 @@ impl SshServer {
         Ok(server)
     }
 
-    /// `ssh://<user>@127.0.0.1:<port><path>` for the bare repository at `repository` (as
+    /// `ssh://<user>@<address>:<port><path>` for the bare repository at `repository` (as
     /// returned by [`GitServer::create_repo`]).
     pub fn url(&self, repository: &Path) -> String {
         format!(
-            "ssh://{}@127.0.0.1:{}{}",
+            "ssh://{}@{}:{}{}",
             self.user,
+            self.address,
             self.port,
             repository.display()
         )
     }
 
-    /// The port sshd listens on (127.0.0.1).
+    /// The port sshd listens on (at [`SshServer::address`]).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address sshd listens on (127.0.0.1 unless started with [`SshServer::start_on`]).
+    pub fn address(&self) -> Ipv4Addr {
+        self.address
     }
 
     /// The user that logs in (the one running the tests and sshd).
@@ -107,7 +127,7 @@ impl SshServer {
     }
 
     /// The server's current host key as one `known_hosts` line:
-    /// `[127.0.0.1]:<port> ssh-ed25519 AAAA…`.
+    /// `[<address>]:<port> ssh-ed25519 AAAA…`.
     pub fn known_hosts(&self) -> Result<String> {
         let path = self.host_key_path().with_extension("pub");
         let public = std::fs::read_to_string(&path).map_err(Error::io("read", &path))?;
@@ -118,7 +138,7 @@ impl SshServer {
                 detail: "not an OpenSSH public key".into(),
             });
         };
-        Ok(format!("[127.0.0.1]:{} {kind} {key}\n", self.port))
+        Ok(format!("[{}]:{} {kind} {key}\n", self.address, self.port))
     }
 
     /// Stops sshd, generates a new host key and starts it again on the same port: what a
@@ -150,13 +170,13 @@ impl SshServer {
 
     fn spawn(&mut self) -> Result<()> {
         let config_path = self.dir.path().join("sshd_config");
-        let config = sshd_config(self.dir.path(), self.port, &self.user);
+        let config = sshd_config(self.dir.path(), self.address, self.port, &self.user);
         std::fs::write(&config_path, config).map_err(Error::io("write", &config_path))?;
         let mut command = Command::new(SSHD);
         command.arg("-D").arg("-e").arg("-f").arg(&config_path);
         let mut process =
             ManagedProcess::spawn("sshd", command, &self.dir.path().join("sshd.log"))?;
-        process.wait_for_port(self.port)?;
+        process.wait_for_address(SocketAddr::from((self.address, self.port)))?;
         self.process = Some(process);
         Ok(())
     }
@@ -191,10 +211,10 @@ fn write_private(path: &Path, content: &[u8]) -> Result<()> {
 
 /// Key-only, git-shell only. `StrictModes no`: the directory lives under the world-writable
 /// temporary directory, which strict modes refuse for `authorized_keys`.
-fn sshd_config(dir: &Path, port: u16, user: &str) -> String {
+fn sshd_config(dir: &Path, address: Ipv4Addr, port: u16, user: &str) -> String {
     let dir = dir.display();
     format!(
-        r#"ListenAddress 127.0.0.1:{port}
+        r#"ListenAddress {address}:{port}
 HostKey {dir}/ssh_host_ed25519_key
 PidFile {dir}/sshd.pid
 AuthorizedKeysFile {dir}/authorized_keys

@@ -1,9 +1,9 @@
-//! What the node tests (node_walkthrough.rs, node_rollout.rs) share.
+//! What the node tests (node_walkthrough.rs, node_rollout.rs, node_bootstrap.rs) share.
 
 use driftless_api::{GitRepository, Kustomization};
 use driftless_e2e::{Error, poll_until};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 
@@ -13,15 +13,37 @@ use super::ROLLOUT_DEADLINE;
 pub const SYSTEM_NAMESPACE: &str = "driftless-system";
 /// The walkthrough app's namespace.
 pub const APP_NAMESPACE: &str = "hello-world";
+/// Name of the GitRepository, Kustomization and Secret `driftless bootstrap git` creates.
+pub const BOOTSTRAP_NAME: &str = "driftless-system";
 
 /// Deletes what an earlier node test run left, so this one starts from a fresh install: the
 /// `hello-world` GitRepository and Kustomization (finalizers dropped first: Driftless may be
 /// gone or broken), the app's namespace and the Driftless Deployment; waits until they and
-/// the Driftless pods are gone.
+/// the Driftless pods are gone. Then the objects a `driftless bootstrap git` run left (its
+/// GitRepository, Kustomization and Secret): its Kustomization is suspended first, so that
+/// the Driftless still running neither puts its own Deployment back nor, once deleted,
+/// prunes its inventory (the CRDs and the namespace among it); finalizers are dropped only
+/// when no Driftless pod is left.
 pub async fn remove_previous_node_run(client: &Client) {
     let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
     let repos: Api<GitRepository> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let bootstrapped = kustomizations
+        .get_opt(BOOTSTRAP_NAME)
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if bootstrapped {
+        kustomizations
+            .patch(
+                BOOTSTRAP_NAME,
+                &PatchParams::default(),
+                &Patch::Merge(&serde_json::json!({"spec": {"suspend": true}})),
+            )
+            .await
+            .expect("suspend the bootstrap Kustomization of an earlier run");
+    }
     if kustomizations
         .get_opt("hello-world")
         .await
@@ -80,4 +102,55 @@ pub async fn remove_previous_node_run(client: &Client) {
     })
     .await
     .expect("the previous run goes away");
+    if bootstrapped {
+        let _ = kustomizations
+            .patch(
+                BOOTSTRAP_NAME,
+                &PatchParams::default(),
+                &Patch::Merge(&no_finalizers),
+            )
+            .await;
+        let _ = kustomizations
+            .delete(BOOTSTRAP_NAME, &DeleteParams::default())
+            .await;
+    }
+    if repos.get_opt(BOOTSTRAP_NAME).await.ok().flatten().is_some() {
+        let _ = repos
+            .patch(
+                BOOTSTRAP_NAME,
+                &PatchParams::default(),
+                &Patch::Merge(&no_finalizers),
+            )
+            .await;
+        let _ = repos.delete(BOOTSTRAP_NAME, &DeleteParams::default()).await;
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let _ = secrets
+        .delete(BOOTSTRAP_NAME, &DeleteParams::default())
+        .await;
+    poll_until(
+        "the bootstrap objects removed",
+        ROLLOUT_DEADLINE,
+        || async {
+            let kustomization_gone = gone(kustomizations.get_opt(BOOTSTRAP_NAME).await)
+                .map_err(Error::kube("get Kustomization driftless-system"))?;
+            let repository_gone = gone(repos.get_opt(BOOTSTRAP_NAME).await)
+                .map_err(Error::kube("get GitRepository driftless-system"))?;
+            let secret_gone = gone(secrets.get_opt(BOOTSTRAP_NAME).await)
+                .map_err(Error::kube("get Secret driftless-system"))?;
+            Ok((kustomization_gone && repository_gone && secret_gone).then_some(()))
+        },
+    )
+    .await
+    .expect("the bootstrap objects go away");
+}
+
+/// Whether a `get_opt` found nothing: no object, or no such kind at all (a fresh cluster,
+/// whose Driftless CRDs are not installed yet, answers 404 for the whole resource).
+fn gone<K>(found: Result<Option<K>, kube::Error>) -> Result<bool, kube::Error> {
+    match found {
+        Ok(object) => Ok(object.is_none()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(true),
+        Err(error) => Err(error),
+    }
 }

@@ -89,6 +89,34 @@ pub fn sync_objects(spec: &SyncSpec) -> anyhow::Result<(GitRepository, Kustomiza
     Ok((repository, kustomization))
 }
 
+/// What bootstrap applies to the cluster, in order: the install manifests (`components`),
+/// the deploy key `secret` if any (before the GitRepository that names it), and the sync
+/// objects. All but the Secret (which is not in git) are labelled as the Kustomization
+/// `driftless-system/driftless-system` labels what it applies. Bootstrap and the controller
+/// apply these objects with the same field manager (`driftless`), so this is what keeps a
+/// re-run from taking the owner labels off objects the controller has applied from git (its
+/// drift watch selects them by those labels) and makes it a no-op on an unchanged cluster.
+/// The committed files carry no owner labels: the controller adds them, as it does to
+/// everything it applies.
+pub fn cluster_objects(
+    spec: &SyncSpec,
+    components: Vec<serde_json::Value>,
+    secret: Option<serde_json::Value>,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let (repository, kustomization) = sync_objects(spec)?;
+    let mut objects = components;
+    objects.push(serde_json::to_value(repository).context("serializing the GitRepository")?);
+    objects.push(serde_json::to_value(kustomization).context("serializing the Kustomization")?);
+    let owner = driftless_apply::Owner::new(SYNC_NAME, NAMESPACE);
+    for object in &mut objects {
+        owner.label(object);
+    }
+    if let Some(secret) = secret {
+        objects.insert(objects.len() - 2, secret);
+    }
+    Ok(objects)
+}
+
 /// The files to commit, given the built install manifests (`components`, a YAML stream).
 pub fn files(spec: &SyncSpec, image: &str, components: &str) -> anyhow::Result<Vec<File>> {
     let (repository, kustomization) = sync_objects(spec)?;
@@ -171,6 +199,75 @@ mod tests {
                 .secret_ref
                 .is_none()
         );
+    }
+
+    #[test]
+    fn applied_objects_carry_the_owner_labels_the_controller_applies_them_with() {
+        let components = vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": "driftless",
+                    "namespace": NAMESPACE,
+                    "labels": {"app.kubernetes.io/name": "driftless"},
+                },
+            }),
+        ];
+        let secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": SYNC_NAME, "namespace": NAMESPACE},
+        });
+        let objects = cluster_objects(&spec(), components.clone(), Some(secret.clone())).unwrap();
+        let kinds: Vec<&str> = objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Namespace",
+                "Deployment",
+                "Secret",
+                "GitRepository",
+                "Kustomization"
+            ]
+        );
+        assert_eq!(
+            objects[2], secret,
+            "the Secret is not in git: no owner labels"
+        );
+        assert_eq!(cluster_objects(&spec(), components, None).unwrap().len(), 4);
+        for object in objects.iter().filter(|o| o["kind"] != "Secret") {
+            let labels = &object["metadata"]["labels"];
+            assert_eq!(
+                labels["kustomize.driftless.dev/name"], SYNC_NAME,
+                "{object}"
+            );
+            assert_eq!(
+                labels["kustomize.driftless.dev/namespace"], NAMESPACE,
+                "{object}"
+            );
+        }
+        assert_eq!(
+            objects[1]["metadata"]["labels"]["app.kubernetes.io/name"], "driftless",
+            "the manifests' own labels are kept"
+        );
+        // The same label set as the controller's applier gives the committed objects.
+        let mut committed = objects[1].clone();
+        committed["metadata"]["labels"] = json!({"app.kubernetes.io/name": "driftless"});
+        driftless_apply::Owner::new(SYNC_NAME, NAMESPACE).label(&mut committed);
+        assert_eq!(committed, objects[1]);
+        // The files in git stay without them.
+        for (path, content) in files(&spec(), "x/driftless:1", "kind: Namespace\n").unwrap() {
+            assert!(!content.contains("kustomize.driftless.dev/name"), "{path}");
+            assert!(
+                !content.contains("kustomize.driftless.dev/namespace"),
+                "{path}"
+            );
+        }
     }
 
     #[test]

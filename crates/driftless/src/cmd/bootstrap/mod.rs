@@ -5,7 +5,8 @@
 //!    and a GitRepository + Kustomization syncing `--path` are committed under
 //!    `--path/driftless-system/` and pushed, only when they differ from what the branch holds.
 //! 2. The same manifests, the deploy key Secret and the sync objects are server-side applied
-//!    to the cluster. From then on the controller applies `--path` (its own install
+//!    to the cluster, labelled as the controller labels what it applies from git (see
+//!    [`layout::cluster_objects`]). From then on the controller applies `--path` (its own install
 //!    included) from git; running bootstrap again changes nothing unless an input changed.
 //!
 //! For `ssh://` the deploy key is `--private-key-file`, else the one the cluster's Secret
@@ -255,13 +256,11 @@ async fn bootstrap(args: &GitArgs) -> anyhow::Result<()> {
             args.branch, args.url
         ),
     }
-    let mut objects = components;
-    if let Some(data) = secret_data {
-        objects.push(serde_json::to_value(secret(SYNC_NAME, NAMESPACE, data))?);
-    }
-    let (repository, kustomization) = layout::sync_objects(&spec)?;
-    objects.push(serde_json::to_value(repository)?);
-    objects.push(serde_json::to_value(kustomization)?);
+    let secret = match secret_data {
+        Some(data) => Some(serde_json::to_value(secret(SYNC_NAME, NAMESPACE, data))?),
+        None => None,
+    };
+    let objects = layout::cluster_objects(&spec, components, secret)?;
     let mode = if args.server_dry_run {
         Mode::ServerDryRun
     } else {
