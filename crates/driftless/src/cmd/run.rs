@@ -150,8 +150,9 @@ pub struct Args {
     full_resync_interval: std::time::Duration,
     /// Kubernetes API requests in flight at once, across every client of the process (its
     /// own, impersonated ServiceAccounts', remote clusters'); more wait their turn. Each one
-    /// in flight holds an HTTP/1.1 connection and its buffers.
-    #[arg(long, default_value_t = 32)]
+    /// in flight holds an HTTP/1.1 connection and its buffers. Too few makes throughput
+    /// the API server's latency divided into this number.
+    #[arg(long, default_value_t = 128)]
     max_api_requests_in_flight: usize,
     /// Bounds on what one Kustomization build may consume.
     #[command(flatten)]
