@@ -13,9 +13,7 @@ use std::path::Path;
 
 use common::*;
 use driftless_api::{Kustomization, OCIRepository};
-use driftless_e2e::{
-    ControlPlane, Driftless, Error, Registry, TestNamespace, driftless_binary, poll_until,
-};
+use driftless_e2e::{ControlPlane, Driftless, Registry, TestNamespace, driftless_binary};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
@@ -91,29 +89,6 @@ fn oci_repository(name: &str, url: &str, reference: &str) -> String {
     )
 }
 
-async fn wait_oci(
-    api: &Api<OCIRepository>,
-    name: &str,
-    what: &str,
-    check: impl Fn(&OCIRepository) -> bool,
-) -> OCIRepository {
-    let polled = poll_until(what, DEADLINE, || async {
-        let repo = api
-            .get(name)
-            .await
-            .map_err(Error::kube(format!("get OCIRepository {name}")))?;
-        Ok(check(&repo).then_some(repo))
-    })
-    .await;
-    match polled {
-        Ok(repo) => repo,
-        Err(e) => {
-            let last = api.get(name).await.ok().and_then(|r| r.status);
-            panic!("{e}\nlast status of OCIRepository {name}: {last:#?}")
-        }
-    }
-}
-
 fn revision_of(repo: &OCIRepository) -> Option<String> {
     repo.status
         .as_ref()?
@@ -167,7 +142,7 @@ async fn pushed_artifact_is_pulled_and_applied_and_follows_the_tag() {
     let repos: Api<OCIRepository> = Api::namespaced(s.client.clone(), s.ns.name());
     apply_yaml(&repos, &oci_repository("apps", &url, "{tag: v1}")).await;
     let rev1 = format!("v1@{digest1}");
-    let repo = wait_oci(&repos, "apps", "the OCIRepository is Ready", |r| {
+    let repo = wait_for(&repos, "apps", "the OCIRepository is Ready", |r| {
         ready_with(r, &rev1)
     })
     .await;
@@ -223,7 +198,7 @@ async fn pushed_artifact_is_pulled_and_applied_and_follows_the_tag() {
     assert_ne!(digest1, digest2);
     request_reconcile(&repos, "apps", "1").await;
     let rev2 = format!("v1@{digest2}");
-    wait_oci(&repos, "apps", "the new digest pulled", |r| {
+    wait_for(&repos, "apps", "the new digest pulled", |r| {
         ready_with(r, &rev2)
     })
     .await;
@@ -246,7 +221,7 @@ async fn pushed_artifact_is_pulled_and_applied_and_follows_the_tag() {
         &oci_repository("semver", &url, "{semver: '>=1.0.0 <2.0.0'}"),
     )
     .await;
-    wait_oci(&repos, "semver", "the highest 1.x tag", |r| {
+    wait_for(&repos, "semver", "the highest 1.x tag", |r| {
         ready_with(r, &format!("1.10.0@{d3}"))
     })
     .await;
@@ -261,7 +236,7 @@ async fn unknown_tag_and_unsupported_fields_are_named() {
     push(&format!("{url}:v1"), work.path(), "main@sha1:1111").await;
     let repos: Api<OCIRepository> = Api::namespaced(s.client.clone(), s.ns.name());
     apply_yaml(&repos, &oci_repository("missing", &url, "{tag: nope}")).await;
-    let repo = wait_oci(&repos, "missing", "Ready=False naming the tag", |r| {
+    let repo = wait_for(&repos, "missing", "Ready=False naming the tag", |r| {
         failing_with(r.status.as_ref().map(|s| &s.conditions[..]), "tag 'nope'")
     })
     .await;
@@ -276,7 +251,7 @@ async fn unknown_tag_and_unsupported_fields_are_named() {
         ),
     )
     .await;
-    let repo = wait_oci(&repos, "signed", "spec.verify refused", |r| {
+    let repo = wait_for(&repos, "signed", "spec.verify refused", |r| {
         failing_with(r.status.as_ref().map(|s| &s.conditions[..]), "spec.verify")
     })
     .await;
@@ -291,7 +266,7 @@ async fn unknown_tag_and_unsupported_fields_are_named() {
         ),
     )
     .await;
-    wait_oci(&repos, "aws", "spec.provider refused", |r| {
+    wait_for(&repos, "aws", "spec.provider refused", |r| {
         failing_with(
             r.status.as_ref().map(|s| &s.conditions[..]),
             "spec.provider",
@@ -327,7 +302,7 @@ async fn a_layer_escaping_the_artifact_is_refused_and_the_last_artifact_stays() 
     let repos: Api<OCIRepository> = Api::namespaced(s.client.clone(), s.ns.name());
     apply_yaml(&repos, &oci_repository("apps", &url, "{tag: v1}")).await;
     let rev1 = format!("v1@{digest1}");
-    wait_oci(&repos, "apps", "Ready on the good artifact", |r| {
+    wait_for(&repos, "apps", "Ready on the good artifact", |r| {
         ready_with(r, &rev1)
     })
     .await;
@@ -348,7 +323,7 @@ async fn a_layer_escaping_the_artifact_is_refused_and_the_last_artifact_stays() 
         .await
         .unwrap();
     request_reconcile(&repos, "apps", "1").await;
-    let repo = wait_oci(&repos, "apps", "the entry refused", |r| {
+    let repo = wait_for(&repos, "apps", "the entry refused", |r| {
         failing_with(
             r.status.as_ref().map(|s| &s.conditions[..]),
             "../../escaped.yaml",
@@ -390,7 +365,7 @@ async fn a_layer_escaping_the_artifact_is_refused_and_the_last_artifact_stays() 
         .await
         .unwrap();
     request_reconcile(&repos, "apps", "2").await;
-    let repo = wait_oci(&repos, "apps", "the garbage layer refused", |r| {
+    let repo = wait_for(&repos, "apps", "the garbage layer refused", |r| {
         r.status
             .as_ref()
             .and_then(|s| ready_of(&s.conditions))

@@ -172,52 +172,6 @@ fn ready(conditions: Option<&[Condition]>) -> Option<Condition> {
     conditions.and_then(ready_of)
 }
 
-async fn wait_image_repo(
-    api: &Api<ImageRepository>,
-    name: &str,
-    what: &str,
-    check: impl Fn(&ImageRepository) -> bool,
-) -> ImageRepository {
-    let polled = poll_until(what, DEADLINE, || async {
-        let repo = api
-            .get(name)
-            .await
-            .map_err(Error::kube(format!("get ImageRepository {name}")))?;
-        Ok(check(&repo).then_some(repo))
-    })
-    .await;
-    match polled {
-        Ok(repo) => repo,
-        Err(e) => {
-            let last = api.get(name).await.ok().and_then(|r| r.status);
-            panic!("{e}\nlast status of ImageRepository {name}: {last:#?}")
-        }
-    }
-}
-
-async fn wait_automation(
-    api: &Api<ImageUpdateAutomation>,
-    name: &str,
-    what: &str,
-    check: impl Fn(&ImageUpdateAutomation) -> bool,
-) -> ImageUpdateAutomation {
-    let polled = poll_until(what, DEADLINE, || async {
-        let a = api
-            .get(name)
-            .await
-            .map_err(Error::kube(format!("get ImageUpdateAutomation {name}")))?;
-        Ok(check(&a).then_some(a))
-    })
-    .await;
-    match polled {
-        Ok(a) => a,
-        Err(e) => {
-            let last = api.get(name).await.ok().and_then(|r| r.status);
-            panic!("{e}\nlast status of ImageUpdateAutomation {name}: {last:#?}")
-        }
-    }
-}
-
 fn image_repository_yaml(name: &str, image: &str, extra: &str) -> String {
     format!(
         "apiVersion: image.driftless.dev/v1\nkind: ImageRepository\nmetadata: {{name: {name}}}\nspec: {{image: '{image}', interval: 1m, insecure: true{extra}}}\n"
@@ -301,7 +255,7 @@ async fn image_automation_refuses_a_file_url_without_allow_file_urls() {
     .unwrap();
     let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), n);
     apply_yaml(&automations, &automation_yaml("local", "local")).await;
-    let refused = wait_automation(&automations, "local", "file:// refused", |a| {
+    let refused = wait_for(&automations, "local", "file:// refused", |a| {
         failing_with(
             a.status.as_ref().map(|s| s.conditions.as_slice()),
             "file:// URLs are disabled",
@@ -411,7 +365,7 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
         driftless_api::condition::find(&repo.status.unwrap().conditions, "Stalled").cloned();
     assert_eq!(stalled.map(|c| c.status).as_deref(), Some("True"));
 
-    let image = wait_image_repo(&images, "denied", "denied registry refused", |r| {
+    let image = wait_for(&images, "denied", "denied registry refused", |r| {
         failing_with(
             r.status.as_ref().map(|s| s.conditions.as_slice()),
             "127.0.0.2/32 (--denied-cidrs)",
@@ -426,7 +380,7 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
         condition.message
     );
 
-    let redirected = wait_image_repo(
+    let redirected = wait_for(
         &images,
         "redirected",
         "redirect to a denied address refused",
@@ -445,7 +399,7 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
         "the redirect was asked for"
     );
 
-    let automation = wait_automation(&automations, "denied", "denied push URL refused", |a| {
+    let automation = wait_for(&automations, "denied", "denied push URL refused", |a| {
         failing_with(
             a.status.as_ref().map(|s| s.conditions.as_slice()),
             "127.0.0.2/32 (--denied-cidrs)",
@@ -460,7 +414,7 @@ async fn denied_cidrs_refuse_git_and_registry_urls_without_connecting() {
         artifact_revision(r).is_some()
     })
     .await;
-    wait_image_repo(&images, "allowed", "allowed registry scanned", |r| {
+    wait_for(&images, "allowed", "allowed registry scanned", |r| {
         r.status
             .as_ref()
             .and_then(|s| s.last_scan_result.as_ref())
@@ -530,7 +484,7 @@ async fn a_link_to_another_host_gets_no_credentials() {
     )
     .await;
 
-    let scanned = wait_image_repo(&images, "app", "both pages scanned", |r| {
+    let scanned = wait_for(&images, "app", "both pages scanned", |r| {
         r.status
             .as_ref()
             .and_then(|s| s.last_scan_result.as_ref())
@@ -616,7 +570,7 @@ async fn oversized_registry_answers_and_error_bodies_stay_out_of_status() {
     }
     let limit_named = format!("exceeds the limit of {LIMIT} bytes (--max-registry-response-bytes)");
     for name in ["sized", "streamed"] {
-        wait_image_repo(
+        wait_for(
             &images,
             name,
             &format!("{name}: oversized answer refused"),
@@ -629,14 +583,14 @@ async fn oversized_registry_answers_and_error_bodies_stay_out_of_status() {
         )
         .await;
     }
-    wait_image_repo(&images, "small", "a small answer is fine", |r| {
+    wait_for(&images, "small", "a small answer is fine", |r| {
         r.status
             .as_ref()
             .and_then(|s| s.last_scan_result.as_ref())
             .is_some_and(|s| s.tag_count == 1)
     })
     .await;
-    let broken = wait_image_repo(&images, "broken", "a 500 is reported", |r| {
+    let broken = wait_for(&images, "broken", "a 500 is reported", |r| {
         failing_with(
             r.status.as_ref().map(|s| s.conditions.as_slice()),
             "HTTP 500",
@@ -658,7 +612,7 @@ async fn oversized_registry_answers_and_error_bodies_stay_out_of_status() {
         &image_repository_yaml("huge", &format!("{}/team/huge", registry.host()), ""),
     )
     .await;
-    wait_image_repo(&images, "huge", "64 MiB answer refused", |r| {
+    wait_for(&images, "huge", "64 MiB answer refused", |r| {
         failing_with(
             r.status.as_ref().map(|s| s.conditions.as_slice()),
             &limit_named,

@@ -58,52 +58,53 @@ pub fn ready_of(conditions: &[Condition]) -> Option<Condition> {
     condition::find(conditions, condition::READY).cloned()
 }
 
-/// Polls a GitRepository until `check` holds on it; on the deadline, panics with its status.
+/// Polls any object until `check` holds on it; on the deadline, panics with its status.
+pub async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize,
+    K: std::fmt::Debug,
+{
+    let kind = K::kind(&());
+    let polled = poll_until(what, DEADLINE, || async {
+        let object = api
+            .get(name)
+            .await
+            .map_err(Error::kube(format!("get {kind} {name}")))?;
+        Ok(check(&object).then_some(object))
+    })
+    .await;
+    match polled {
+        Ok(object) => object,
+        Err(e) => {
+            let last = api
+                .get(name)
+                .await
+                .ok()
+                .and_then(|o| serde_json::to_value(&o).ok())
+                .map(|o| o["status"].clone());
+            panic!("{e}\nlast status of {kind} {name}: {last:#?}")
+        }
+    }
+}
+
+/// [`wait_for`] a GitRepository.
 pub async fn wait_repo(
     api: &Api<GitRepository>,
     name: &str,
     what: &str,
     check: impl Fn(&GitRepository) -> bool,
 ) -> GitRepository {
-    let polled = poll_until(what, DEADLINE, || async {
-        let repo = api
-            .get(name)
-            .await
-            .map_err(Error::kube(format!("get GitRepository {name}")))?;
-        Ok(check(&repo).then_some(repo))
-    })
-    .await;
-    match polled {
-        Ok(repo) => repo,
-        Err(e) => {
-            let last = api.get(name).await.ok().and_then(|r| r.status);
-            panic!("{e}\nlast status of GitRepository {name}: {last:#?}")
-        }
-    }
+    wait_for(api, name, what, check).await
 }
 
-/// Polls a Kustomization until `check` holds on it; on the deadline, panics with its status.
+/// [`wait_for`] a Kustomization.
 pub async fn wait_ks(
     api: &Api<Kustomization>,
     name: &str,
     what: &str,
     check: impl Fn(&Kustomization) -> bool,
 ) -> Kustomization {
-    let polled = poll_until(what, DEADLINE, || async {
-        let ks = api
-            .get(name)
-            .await
-            .map_err(Error::kube(format!("get Kustomization {name}")))?;
-        Ok(check(&ks).then_some(ks))
-    })
-    .await;
-    match polled {
-        Ok(ks) => ks,
-        Err(e) => {
-            let last = api.get(name).await.ok().and_then(|k| k.status);
-            panic!("{e}\nlast status of Kustomization {name}: {last:#?}")
-        }
-    }
+    wait_for(api, name, what, check).await
 }
 
 /// The revision of a GitRepository's artifact.
