@@ -199,6 +199,20 @@ impl NodeCluster {
             })?
     }
 
+    /// Runs each kubectl command in turn and returns `$ kubectl ARGS` followed by its output
+    /// (or its error), for failure messages: what the cluster shows when a test is stuck.
+    pub async fn kubectl_report(&self, commands: &[&[&str]]) -> String {
+        let mut report = String::new();
+        for args in commands {
+            let output = self
+                .run_kubectl(args)
+                .await
+                .unwrap_or_else(|error| error.to_string());
+            report.push_str(&format!("$ kubectl {}\n{output}\n", args.join(" ")));
+        }
+        report
+    }
+
     /// `kubectl apply --server-side -k` of `config/local-node` with the Driftless image
     /// pinned to `digest` (as pushed to [`NodeCluster::registry`]): the install a user runs.
     pub async fn install_driftless(&self, digest: &str) -> Result<()> {

@@ -447,24 +447,18 @@ async fn wait_applied(cluster: &NodeCluster, kustomizations: &Api<Kustomization>
 
 /// What the cluster shows when the test is stuck, for the failure message.
 async fn bootstrap_state(cluster: &NodeCluster) -> String {
-    let mut report = String::new();
-    for args in [
-        &["get", "gitrepositories,kustomizations", "-A", "-o", "yaml"][..],
-        &["get", "pods", "-A", "-o", "wide"][..],
-        &["-n", SYSTEM_NAMESPACE, "get", "events"][..],
-        &[
-            "-n",
-            SYSTEM_NAMESPACE,
-            "logs",
-            "deploy/driftless",
-            "--tail=40",
-        ][..],
-    ] {
-        let output = cluster
-            .run_kubectl(args)
-            .await
-            .unwrap_or_else(|error| error.to_string());
-        report.push_str(&format!("$ kubectl {}\n{output}\n", args.join(" ")));
-    }
-    report
+    cluster
+        .kubectl_report(&[
+            &["get", "gitrepositories,kustomizations", "-A", "-o", "yaml"][..],
+            &["get", "pods", "-A", "-o", "wide"][..],
+            &["-n", SYSTEM_NAMESPACE, "get", "events"][..],
+            &[
+                "-n",
+                SYSTEM_NAMESPACE,
+                "logs",
+                "deploy/driftless",
+                "--tail=40",
+            ][..],
+        ])
+        .await
 }

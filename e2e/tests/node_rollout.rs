@@ -209,34 +209,27 @@ spec:
 
     /// What the cluster shows, for failure messages.
     async fn state(&self) -> String {
-        let mut report = String::new();
-        for args in [
-            &["get", "gitrepositories,kustomizations", "-A", "-o", "wide"][..],
-            &[
-                "get",
-                "imagerepositories,imagepolicies,imageupdateautomations",
-                "-A",
-                "-o",
-                "wide",
-            ][..],
-            &["get", "deploy,rs,pods", "-A", "-o", "wide"][..],
-            &["-n", APP_NAMESPACE, "get", "events"][..],
-            &[
-                "-n",
-                SYSTEM_NAMESPACE,
-                "logs",
-                "deploy/driftless",
-                "--tail=40",
-            ][..],
-        ] {
-            let output = self
-                .cluster
-                .run_kubectl(args)
-                .await
-                .unwrap_or_else(|error| error.to_string());
-            report.push_str(&format!("$ kubectl {}\n{output}\n", args.join(" ")));
-        }
-        report
+        self.cluster
+            .kubectl_report(&[
+                &["get", "gitrepositories,kustomizations", "-A", "-o", "wide"][..],
+                &[
+                    "get",
+                    "imagerepositories,imagepolicies,imageupdateautomations",
+                    "-A",
+                    "-o",
+                    "wide",
+                ][..],
+                &["get", "deploy,rs,pods", "-A", "-o", "wide"][..],
+                &["-n", APP_NAMESPACE, "get", "events"][..],
+                &[
+                    "-n",
+                    SYSTEM_NAMESPACE,
+                    "logs",
+                    "deploy/driftless",
+                    "--tail=40",
+                ][..],
+            ])
+            .await
     }
 
     /// Removes the image automation objects (so nothing acts on git after the test).

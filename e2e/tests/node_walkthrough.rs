@@ -162,24 +162,18 @@ spec:
 
 /// What the cluster shows when the walkthrough is stuck, for the failure message.
 async fn walkthrough_state(cluster: &NodeCluster) -> String {
-    let mut report = String::new();
-    for args in [
-        &["get", "gitrepositories,kustomizations", "-A", "-o", "wide"][..],
-        &["get", "pods,svc,endpointslices", "-A", "-o", "wide"][..],
-        &["-n", APP_NAMESPACE, "get", "events"][..],
-        &[
-            "-n",
-            SYSTEM_NAMESPACE,
-            "logs",
-            "deploy/driftless",
-            "--tail=30",
-        ][..],
-    ] {
-        let output = cluster
-            .run_kubectl(args)
-            .await
-            .unwrap_or_else(|error| error.to_string());
-        report.push_str(&format!("$ kubectl {}\n{output}\n", args.join(" ")));
-    }
-    report
+    cluster
+        .kubectl_report(&[
+            &["get", "gitrepositories,kustomizations", "-A", "-o", "wide"][..],
+            &["get", "pods,svc,endpointslices", "-A", "-o", "wide"][..],
+            &["-n", APP_NAMESPACE, "get", "events"][..],
+            &[
+                "-n",
+                SYSTEM_NAMESPACE,
+                "logs",
+                "deploy/driftless",
+                "--tail=30",
+            ][..],
+        ])
+        .await
 }

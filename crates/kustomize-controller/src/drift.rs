@@ -93,9 +93,7 @@ impl Live {
         }
         own
     }
-}
 
-impl Live {
     fn confirms(&self, object: &AppliedRef, live: &Observed) -> bool {
         if !self.synced {
             return false;
