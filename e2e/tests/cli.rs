@@ -312,7 +312,7 @@ async fn day_two_commands_follow_a_kustomization() {
     // Listing first: header and two rows.
     let mut lines = Vec::new();
     for _ in 0..3 {
-        lines.push(read_line(&mut watched).await);
+        lines.push(read_line(&mut watched, "the listing").await);
     }
     assert!(lines[0].starts_with("NAME"), "{lines:?}");
     driftless(plane, &["suspend", "kustomization", "child", "-n", n])
@@ -321,7 +321,7 @@ async fn day_two_commands_follow_a_kustomization() {
     // Status writes may print rows too; the suspended row must come.
     let mut seen = Vec::new();
     loop {
-        let line = read_line(&mut watched).await;
+        let line = read_line(&mut watched, "the row with child suspended").await;
         if line.starts_with("child ") && line.contains(" true ") {
             break;
         }
@@ -425,12 +425,17 @@ async fn day_two_commands_follow_a_kustomization() {
     );
 }
 
-async fn read_line(reader: &mut tokio::io::BufReader<tokio::process::ChildStdout>) -> String {
+async fn read_line(
+    reader: &mut tokio::io::BufReader<tokio::process::ChildStdout>,
+    waiting_for: &str,
+) -> String {
     use tokio::io::AsyncBufReadExt;
     let mut line = String::new();
     tokio::time::timeout(DEADLINE, reader.read_line(&mut line))
         .await
-        .expect("a line within the deadline")
+        .unwrap_or_else(|_| {
+            panic!("no line from `get --watch` within {DEADLINE:?}: waiting for {waiting_for}")
+        })
         .expect("read");
     line
 }

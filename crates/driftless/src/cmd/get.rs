@@ -1,6 +1,8 @@
 //! `driftless get`: the Driftless objects at a glance (name, revision, suspended, ready,
 //! message, age), once or as they change (`--watch`).
 
+use std::collections::{HashMap, HashSet};
+
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DynamicObject, ListParams};
@@ -138,17 +140,19 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             }
         }
         format => {
-            let objects: Vec<Value> = listed.into_iter().flat_map(|(_, o)| o).collect();
+            let objects: Vec<Value> = listed.iter().flat_map(|(_, o)| o.clone()).collect();
             print_objects(format, &objects, true)?;
         }
     }
     if args.watch {
+        let printed = listed.pop().map(|(_, objects)| objects).unwrap_or_default();
         watch(
             &cluster,
             kinds[0],
             scope.as_deref(),
             args.output.output,
             all_ns,
+            printed,
         )
         .await?;
     }
@@ -253,46 +257,104 @@ fn row(kind: Kind, object: &Value, all_ns: bool, with_kind: bool) -> Vec<String>
     row
 }
 
+/// Follows one kind after its listing. The watcher lists again before it watches (and
+/// after a broken watch), so each list is compared with what was last shown: whatever
+/// changed, appeared or went away in between is printed, and nothing is missed.
 async fn watch(
     cluster: &Cluster,
     kind: Kind,
     scope: Option<&str>,
     format: OutputFormat,
     all_ns: bool,
+    printed: Vec<Value>,
 ) -> anyhow::Result<()> {
+    let mut shown: HashMap<(String, String), Value> =
+        printed.into_iter().map(|o| (object_key(&o), o)).collect();
+    let mut unlisted = HashSet::new();
     let api = kind.api(&cluster.client, scope);
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    // The watcher starts by listing what is there (printed above already): skip that.
-    let mut initialised = false;
     while let Some(event) = stream.try_next().await? {
-        let (object, deleted) = match event {
-            watcher::Event::InitDone => {
-                initialised = true;
+        let (value, deleted) = match event {
+            watcher::Event::Init => {
+                unlisted = shown.keys().cloned().collect();
                 continue;
             }
-            watcher::Event::Init | watcher::Event::InitApply(_) => continue,
-            _ if !initialised => continue,
-            watcher::Event::Apply(object) => (object, false),
-            watcher::Event::Delete(object) => (object, true),
-        };
-        let value = with_type(kind, object)?;
-        match format {
-            OutputFormat::Table => {
-                let mut table = table_for(all_ns, false);
-                let mut cells = row(kind, &value, all_ns, false);
-                if deleted && let Some(message) = cells.get_mut(if all_ns { 5 } else { 4 }) {
-                    *message = String::from("(deleted)");
+            watcher::Event::InitApply(object) => {
+                let value = with_type(kind, object)?;
+                let key = object_key(&value);
+                unlisted.remove(&key);
+                // Shown already, as it is now.
+                if shown.get(&key).map(resource_version) == Some(resource_version(&value)) {
+                    continue;
                 }
-                table.push(cells);
-                // Only the row: the header was printed with the listing.
-                if let Some(line) = table.render().lines().nth(1) {
-                    println!("{line}");
-                }
+                (value, false)
             }
-            other => print_objects(other, &[value], false)?,
+            watcher::Event::InitDone => {
+                // Shown, but gone by the time of this list.
+                for key in std::mem::take(&mut unlisted) {
+                    if let Some(gone) = shown.remove(&key) {
+                        print_change(kind, &gone, true, format, all_ns)?;
+                    }
+                }
+                continue;
+            }
+            watcher::Event::Apply(object) => (with_type(kind, object)?, false),
+            watcher::Event::Delete(object) => (with_type(kind, object)?, true),
+        };
+        let key = object_key(&value);
+        print_change(kind, &value, deleted, format, all_ns)?;
+        if deleted {
+            shown.remove(&key);
+        } else {
+            shown.insert(key, value);
         }
     }
     Ok(())
+}
+
+/// Prints one changed object: a table row without its header, or the object itself.
+fn print_change(
+    kind: Kind,
+    value: &Value,
+    deleted: bool,
+    format: OutputFormat,
+    all_ns: bool,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let mut table = table_for(all_ns, false);
+            let mut cells = row(kind, value, all_ns, false);
+            if deleted && let Some(message) = cells.get_mut(if all_ns { 5 } else { 4 }) {
+                *message = String::from("(deleted)");
+            }
+            table.push(cells);
+            // Only the row: the header was printed with the listing.
+            if let Some(line) = table.render().lines().nth(1) {
+                println!("{line}");
+            }
+        }
+        other => print_objects(other, std::slice::from_ref(value), false)?,
+    }
+    Ok(())
+}
+
+fn object_key(object: &Value) -> (String, String) {
+    let s = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    (s("/metadata/namespace"), s("/metadata/name"))
+}
+
+fn resource_version(object: &Value) -> String {
+    object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
 }
