@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::cmd::kinds::{Kind, is_suspended, ready_condition};
 use crate::cmd::kube_args::{Cluster, ListArgs, OutputArgs, OutputFormat};
-use crate::cmd::output::{Table, age, one_line, print_objects};
+use crate::cmd::output::{Table, age, one_line, print_objects, text_at};
 
 /// Arguments of `driftless get`.
 #[derive(clap::Args, Debug)]
@@ -181,18 +181,7 @@ pub async fn list(
         .into_iter()
         .map(|o| with_type(kind, o))
         .collect::<anyhow::Result<_>>()?;
-    objects.sort_by_key(|o| {
-        (
-            o.pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            o.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-        )
-    });
+    objects.sort_by_key(object_key);
     Ok(objects)
 }
 
@@ -218,13 +207,7 @@ fn table_for(all_ns: bool, with_kind: bool) -> Table {
 }
 
 fn row(kind: Kind, object: &Value, all_ns: bool, with_kind: bool) -> Vec<String> {
-    let s = |p: &str| {
-        object
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
+    let s = |p: &str| text_at(object, p);
     let mut row = Vec::new();
     if all_ns {
         row.push(s("/metadata/namespace"));
@@ -341,20 +324,12 @@ fn print_change(
 }
 
 fn object_key(object: &Value) -> (String, String) {
-    let s = |p: &str| {
-        object
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    (s("/metadata/namespace"), s("/metadata/name"))
+    (
+        text_at(object, "/metadata/namespace"),
+        text_at(object, "/metadata/name"),
+    )
 }
 
 fn resource_version(object: &Value) -> String {
-    object
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned()
+    text_at(object, "/metadata/resourceVersion")
 }

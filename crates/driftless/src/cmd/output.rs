@@ -60,6 +60,15 @@ impl Table {
     }
 }
 
+/// The string at a JSON pointer of an object, or "" when absent or not a string.
+pub fn text_at(object: &Value, pointer: &str) -> String {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// A cell for free text: one line, at most `max` characters (the rest elided with `…`).
 pub fn one_line(text: &str, max: usize) -> String {
     let flat: String = text

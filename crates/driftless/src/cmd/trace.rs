@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::cmd::kinds::{Kind, ready_condition};
 use crate::cmd::kube_args::{KubeArgs, OutputArgs, OutputFormat, check_object_name};
 use crate::cmd::local_build::read_kustomization;
-use crate::cmd::output::print_objects;
+use crate::cmd::output::{print_objects, text_at};
 
 /// Arguments of `driftless trace`.
 #[derive(clap::Args, Debug)]
@@ -109,13 +109,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     match &repo_value {
         Some(repo_value) => {
             let (ready, _, message) = condition(repo_value);
-            let s = |p: &str| {
-                repo_value
-                    .pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
-            };
+            let s = |p: &str| text_at(repo_value, p);
             report["gitRepository"] = json!({
                 "name": ks.spec.source_ref.name, "namespace": source_ns,
                 "url": s("/spec/url"),
