@@ -24,13 +24,22 @@ pub fn watched<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watch)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_trigger, Default::default());
-    (stream, reader)
+    observed(api, watch, |_| {})
+}
+
+/// [`watched`], calling `ready` once the store holds the initial list.
+pub fn trigger_stream<K>(
+    api: Api<K>,
+    watch: watcher::Config,
+    ready: impl FnOnce() + Send + 'static,
+) -> (
+    impl Stream<Item = Result<K, watcher::Error>> + Send,
+    Store<K>,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    observed_trigger_stream(api, watch, ready, |_| {})
 }
 
 /// [`trigger_stream`], also calling `observe` with every object the watch applies (after
@@ -48,13 +57,7 @@ pub fn observed_trigger_stream<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watch)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .inspect_ok(move |obj| observe(obj))
-        .predicate_filter(reconcile_trigger, Default::default());
+    let (stream, reader) = observed(api, watch, observe);
     let store = reader.clone();
     tokio::spawn(async move {
         store_synced(&store).await;
@@ -63,11 +66,12 @@ where
     (stream, reader)
 }
 
-/// [`watched`], calling `ready` once the store holds the initial list.
-pub fn trigger_stream<K>(
+/// The one watcher chain: watch, reflect into a store, `observe` each applied object, keep
+/// the changes that should trigger a reconcile.
+fn observed<K>(
     api: Api<K>,
     watch: watcher::Config,
-    ready: impl FnOnce() + Send + 'static,
+    observe: impl Fn(&K) + Send + 'static,
 ) -> (
     impl Stream<Item = Result<K, watcher::Error>> + Send,
     Store<K>,
@@ -75,12 +79,13 @@ pub fn trigger_stream<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (stream, reader) = watched(api, watch);
-    let store = reader.clone();
-    tokio::spawn(async move {
-        store_synced(&store).await;
-        ready();
-    });
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watch)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .inspect_ok(move |obj| observe(obj))
+        .predicate_filter(reconcile_trigger, Default::default());
     (stream, reader)
 }
 
