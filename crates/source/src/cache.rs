@@ -1229,13 +1229,7 @@ impl Inner {
             self.publish_artifact(&staging, &target)?;
             size
         };
-        self.write_key(&key, &digest)?;
-        {
-            let mut state = lock(&self.state);
-            state.index.insert(digest.clone(), size);
-            state.keys.insert(key, digest.clone());
-        }
-        self.evict(&digest);
+        self.record(key, &digest, size)?;
         Ok(Artifact {
             revision: resolved.revision,
             commit: resolved.commit,
@@ -1436,13 +1430,7 @@ impl Inner {
             std::fs::copy(&req.archive, &tmp).map_err(|e| Error::storage("copying", &tmp, e))?;
             std::fs::rename(&tmp, &path).map_err(|e| Error::storage("publishing", &path, e))?;
         }
-        self.write_key(&key, &digest)?;
-        {
-            let mut state = lock(&self.state);
-            state.index.insert(digest.clone(), extracted.bytes);
-            state.keys.insert(key, digest.clone());
-        }
-        self.evict(&digest);
+        self.record(key, &digest, extracted.bytes)?;
         Ok(Artifact {
             revision: req.revision.clone(),
             commit: req.key.clone(),
@@ -1505,13 +1493,7 @@ impl Inner {
             }
             self.publish_artifact(&staging, &target)?;
         }
-        self.write_key(&key, &digest)?;
-        {
-            let mut state = lock(&self.state);
-            state.index.insert(digest.clone(), plan.bytes);
-            state.keys.insert(key, digest.clone());
-        }
-        self.evict(&digest);
+        self.record(key, &digest, plan.bytes)?;
         Ok(Artifact {
             revision: base.revision.clone(),
             commit: base.commit.clone(),
@@ -1538,6 +1520,19 @@ impl Inner {
             size,
             verified: None,
         })
+    }
+
+    /// Records a published artifact: `key` now names `digest` (on disk and in the index),
+    /// then evicts what the budget no longer holds, never `digest` itself.
+    fn record(&self, key: String, digest: &Digest, size: u64) -> Result<(), Error> {
+        self.write_key(&key, digest)?;
+        {
+            let mut state = lock(&self.state);
+            state.index.insert(digest.clone(), size);
+            state.keys.insert(key, digest.clone());
+        }
+        self.evict(digest);
+        Ok(())
     }
 
     fn write_key(&self, key: &str, digest: &Digest) -> Result<(), Error> {
