@@ -43,4 +43,7 @@ pub struct Context {
     /// `--full-resync-interval`: how long a Kustomization's record of what it applied is
     /// trusted before a reconcile reads and dry-runs every object again, drifted or not.
     pub full_resync: std::time::Duration,
+    /// `--concurrent`: Kustomizations reconciled at once by one controller (0: no bound).
+    /// More wait in the queue; a change to one queued is merged into its turn.
+    pub concurrent: u16,
 }

@@ -58,6 +58,9 @@ pub async fn run(
     let (repo_store, repo_users) = source_cache(repos, watch.clone(), &reader);
     let (oci_store, oci_users) = source_cache(oci_repos, watch.clone(), &reader);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let config = ControllerConfig::default()
+        .debounce(Duration::from_millis(200))
+        .concurrency(ctx.concurrent);
     let shutdown = shutdown.boxed().shared();
     let state = Arc::new(State {
         records: AppliedRecords::new(ctx.full_resync),
@@ -74,7 +77,7 @@ pub async fn run(
         futures::stream::select(repo_users, oci_users),
     );
     Controller::for_stream(stream, reader)
-        .with_config(ControllerConfig::default().debounce(Duration::from_millis(200)))
+        .with_config(config)
         .reconcile_on(requeues)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, retry_after_error, state)

@@ -154,6 +154,12 @@ pub struct Args {
     /// the API server's latency divided into this number.
     #[arg(long, default_value_t = 128)]
     max_api_requests_in_flight: usize,
+    /// Kustomizations reconciled at once (per watched namespace with `--watch-namespace`);
+    /// more wait their turn, and an edit to one waiting is merged into that turn. Each one
+    /// in flight holds its built objects, so this bounds memory; a reconcile that waits for
+    /// health holds its slot. 0: no bound.
+    #[arg(long, default_value_t = 128)]
+    concurrent: u16,
     /// Bounds on what one Kustomization build may consume.
     #[command(flatten)]
     build_limits: super::build_limits::BuildLimitArgs,
@@ -429,6 +435,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             },
             build_limits: args.build_limits.limits(),
             full_resync: args.full_resync_interval,
+            concurrent: args.concurrent,
         });
         let ready = readiness.clone();
         let apis = scoped_apis::<Kustomization>(&client, &args.watch_namespaces);
