@@ -240,9 +240,7 @@ fn row(kind: Kind, object: &Value, all_ns: bool, with_kind: bool) -> Vec<String>
     row
 }
 
-/// Follows one kind after its listing. The watcher lists again before it watches (and
-/// after a broken watch), so each list is compared with what was last shown: whatever
-/// changed, appeared or went away in between is printed, and nothing is missed.
+/// Follows one kind after its listing, printing what changes.
 async fn watch(
     cluster: &Cluster,
     kind: Kind,
@@ -251,50 +249,84 @@ async fn watch(
     all_ns: bool,
     printed: Vec<Value>,
 ) -> anyhow::Result<()> {
-    let mut shown: HashMap<(String, String), Value> =
-        printed.into_iter().map(|o| (object_key(&o), o)).collect();
-    let mut unlisted = HashSet::new();
+    let mut shown = Shown::new(printed);
     let api = kind.api(&cluster.client, scope);
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
     while let Some(event) = stream.try_next().await? {
-        let (value, deleted) = match event {
-            watcher::Event::Init => {
-                unlisted = shown.keys().cloned().collect();
-                continue;
-            }
-            watcher::Event::InitApply(object) => {
-                let value = with_type(kind, object)?;
-                let key = object_key(&value);
-                unlisted.remove(&key);
-                // Shown already, as it is now.
-                if shown.get(&key).map(resource_version) == Some(resource_version(&value)) {
-                    continue;
-                }
-                (value, false)
-            }
-            watcher::Event::InitDone => {
-                // Shown, but gone by the time of this list.
-                for key in std::mem::take(&mut unlisted) {
-                    if let Some(gone) = shown.remove(&key) {
-                        print_change(kind, &gone, true, format, all_ns)?;
-                    }
-                }
-                continue;
-            }
-            watcher::Event::Apply(object) => (with_type(kind, object)?, false),
-            watcher::Event::Delete(object) => (with_type(kind, object)?, true),
-        };
-        let key = object_key(&value);
-        print_change(kind, &value, deleted, format, all_ns)?;
-        if deleted {
-            shown.remove(&key);
-        } else {
-            shown.insert(key, value);
+        for (value, deleted) in shown.take(typed(kind, event)?) {
+            print_change(kind, &value, deleted, format, all_ns)?;
         }
     }
     Ok(())
+}
+
+/// A watch event's object as JSON, with its apiVersion and kind.
+fn typed(
+    kind: Kind,
+    event: watcher::Event<DynamicObject>,
+) -> anyhow::Result<watcher::Event<Value>> {
+    Ok(match event {
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+        watcher::Event::InitApply(o) => watcher::Event::InitApply(with_type(kind, o)?),
+        watcher::Event::Apply(o) => watcher::Event::Apply(with_type(kind, o)?),
+        watcher::Event::Delete(o) => watcher::Event::Delete(with_type(kind, o)?),
+    })
+}
+
+/// What `get --watch` has shown. The watcher lists before it watches (and again after a
+/// broken watch); each list is compared with what was shown, so whatever changed, appeared
+/// or went away between two lists is printed too, not only what the watch itself reports.
+struct Shown {
+    objects: HashMap<(String, String), Value>,
+    /// During a list: shown objects the list has not had yet.
+    unlisted: HashSet<(String, String)>,
+}
+
+impl Shown {
+    /// Starts from the objects the listing printed.
+    fn new(printed: Vec<Value>) -> Self {
+        Self {
+            objects: printed.into_iter().map(|o| (object_key(&o), o)).collect(),
+            unlisted: HashSet::new(),
+        }
+    }
+
+    /// Takes in one watch event; returns the objects to print, each with whether it is gone.
+    fn take(&mut self, event: watcher::Event<Value>) -> Vec<(Value, bool)> {
+        match event {
+            watcher::Event::Init => {
+                self.unlisted = self.objects.keys().cloned().collect();
+                Vec::new()
+            }
+            watcher::Event::InitApply(value) => {
+                let key = object_key(&value);
+                self.unlisted.remove(&key);
+                let unchanged =
+                    self.objects.get(&key).map(resource_version) == Some(resource_version(&value));
+                if unchanged {
+                    return Vec::new();
+                }
+                self.objects.insert(key, value.clone());
+                vec![(value, false)]
+            }
+            watcher::Event::InitDone => std::mem::take(&mut self.unlisted)
+                .into_iter()
+                .filter_map(|key| self.objects.remove(&key))
+                .map(|gone| (gone, true))
+                .collect(),
+            watcher::Event::Apply(value) => {
+                self.objects.insert(object_key(&value), value.clone());
+                vec![(value, false)]
+            }
+            watcher::Event::Delete(value) => {
+                self.objects.remove(&object_key(&value));
+                vec![(value, true)]
+            }
+        }
+    }
 }
 
 /// Prints one changed object: a table row without its header, or the object itself.
@@ -332,4 +364,87 @@ fn object_key(object: &Value) -> (String, String) {
 
 fn resource_version(object: &Value) -> String {
     text_at(object, "/metadata/resourceVersion")
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    fn ks(name: &str, version: &str) -> Value {
+        json!({"metadata": {"namespace": "apps", "name": name, "resourceVersion": version}})
+    }
+
+    fn names(changes: &[(Value, bool)]) -> Vec<(String, String, bool)> {
+        changes
+            .iter()
+            .map(|(o, gone)| (text_at(o, "/metadata/name"), resource_version(o), *gone))
+            .collect()
+    }
+
+    fn change(name: &str, version: &str, gone: bool) -> (String, String, bool) {
+        (name.to_owned(), version.to_owned(), gone)
+    }
+
+    /// The race CI hit: an edit made after the listing was printed but before the
+    /// watcher's own list is in that list only; it must be printed.
+    #[test]
+    fn what_changed_between_the_listing_and_the_watch_is_printed() {
+        let mut shown = Shown::new(vec![ks("a", "1"), ks("b", "1"), ks("gone", "1")]);
+        assert!(shown.take(Event::Init).is_empty());
+        assert_eq!(
+            names(&shown.take(Event::InitApply(ks("a", "2")))),
+            [change("a", "2", false)],
+            "edited in the gap"
+        );
+        assert!(
+            shown.take(Event::InitApply(ks("b", "1"))).is_empty(),
+            "unchanged: printed already"
+        );
+        assert_eq!(
+            names(&shown.take(Event::InitApply(ks("new", "3")))),
+            [change("new", "3", false)],
+            "created in the gap"
+        );
+        assert_eq!(
+            names(&shown.take(Event::InitDone)),
+            [change("gone", "1", true)],
+            "deleted in the gap"
+        );
+        assert_eq!(
+            names(&shown.take(Event::Apply(ks("b", "4")))),
+            [change("b", "4", false)]
+        );
+    }
+
+    /// A relist after a broken watch compares with what the watch last showed.
+    #[test]
+    fn a_relist_prints_only_what_the_broken_watch_missed() {
+        let mut shown = Shown::new(vec![ks("a", "1"), ks("b", "1")]);
+        shown.take(Event::Init);
+        shown.take(Event::InitApply(ks("a", "1")));
+        shown.take(Event::InitApply(ks("b", "1")));
+        assert!(shown.take(Event::InitDone).is_empty());
+        assert_eq!(
+            names(&shown.take(Event::Apply(ks("a", "5")))),
+            [change("a", "5", false)]
+        );
+        assert_eq!(
+            names(&shown.take(Event::Delete(ks("b", "6")))),
+            [change("b", "6", true)]
+        );
+        // The watch broke; the relist holds a at 5 (seen) and c (missed).
+        assert!(shown.take(Event::Init).is_empty());
+        assert!(shown.take(Event::InitApply(ks("a", "5"))).is_empty());
+        assert_eq!(
+            names(&shown.take(Event::InitApply(ks("c", "7")))),
+            [change("c", "7", false)]
+        );
+        assert!(
+            shown.take(Event::InitDone).is_empty(),
+            "b was shown deleted already"
+        );
+    }
 }
