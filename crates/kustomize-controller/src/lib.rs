@@ -16,6 +16,7 @@ mod reconcile;
 mod remote;
 mod status;
 mod substitute;
+mod written;
 
 pub use clients::ClientCache;
 pub use context::{Context, TenancyOptions};

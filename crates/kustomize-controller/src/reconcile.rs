@@ -35,6 +35,7 @@ use crate::applied::{AppliedRecords, Full};
 use crate::drift::DriftWatch;
 use crate::health_exprs::HealthExprs;
 use crate::identity::identity_of;
+use crate::written::WrittenStatuses;
 use crate::{Context, Error, build, decryption, deletion, remote, status, substitute};
 
 const KIND: &str = "Kustomization";
@@ -64,6 +65,7 @@ pub async fn run(
     let shutdown = shutdown.boxed().shared();
     let state = Arc::new(State {
         records: AppliedRecords::new(ctx.full_resync),
+        written: WrittenStatuses::default(),
         ctx,
         drift,
         builds: tokio::sync::Semaphore::new(cores * 2),
@@ -96,6 +98,8 @@ struct State {
     shutdown: Shared<BoxFuture<'static, ()>>,
     /// What each Kustomization last applied (skips unchanged, undrifted objects).
     records: AppliedRecords,
+    /// The status each Kustomization was last written with (skips writing it again).
+    written: WrittenStatuses,
     /// The controller's own watch cache of Kustomizations (dependsOn is read from it).
     kustomizations: Store<Kustomization>,
     /// A watch cache of GitRepositories (sources are read from it).
@@ -195,7 +199,9 @@ async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, 
         Error::Finalizer,
         |ks| apply(ks, &state),
         |ks| {
-            state.records.forget(&ks.uid().unwrap_or_default());
+            let uid = ks.uid().unwrap_or_default();
+            state.records.forget(&uid);
+            state.written.forget(&uid);
             deletion::cleanup(ks, ctx)
         },
     )
@@ -262,8 +268,13 @@ async fn apply(ks: Arc<Kustomization>, state: &State) -> Result<Outcome, Error> 
     };
     // Written once, and only when it changed: a periodic reconcile that found nothing to
     // do writes nothing.
-    if ks.status.as_ref() != Some(&st) {
-        write_status(ctx, &namespace, &name, &st).await?;
+    let uid = ks.uid().unwrap_or_default();
+    let cached_version = ks.meta().resource_version.as_deref();
+    if !state
+        .written
+        .unchanged(&uid, cached_version, ks.status.as_ref(), &st)
+    {
+        write_status(state, &uid, &namespace, &name, &st).await?;
     }
     ctx.metrics
         .set_object_state(KIND, &namespace, &name, Some(outcome.is_ok()), false);
@@ -430,7 +441,8 @@ async fn sync(
         // during the wait must not forget objects that a later revision has to prune.
         status::record_progressing(st, &rev, new, ks.meta().generation, Timestamp::now());
         st.reconcile_request.last_handled_reconcile_at = requested_at(ks);
-        write_status(ctx, &namespace, &ks.name_any(), st).await?;
+        let uid = ks.uid().unwrap_or_default();
+        write_status(state, &uid, &namespace, &ks.name_any(), st).await?;
     } else {
         status::record_inventory(st, new);
     }
@@ -645,18 +657,23 @@ pub async fn substitution_vars(
 }
 
 async fn write_status(
-    ctx: &Context,
+    state: &State,
+    uid: &str,
     namespace: &str,
     name: &str,
     st: &KustomizationStatus,
 ) -> Result<(), Error> {
-    let api: Api<Kustomization> = Api::namespaced(ctx.clients.controller().clone(), namespace);
-    apply_status(&api, name, st)
+    let api: Api<Kustomization> =
+        Api::namespaced(state.ctx.clients.controller().clone(), namespace);
+    let written = apply_status(&api, name, st)
         .await
         .map_err(|source| Error::Kube {
             action: format!("writing status of Kustomization {namespace}/{name}"),
             source,
         })?;
+    state
+        .written
+        .record(uid, written.meta().resource_version.as_deref(), st);
     Ok(())
 }
 
