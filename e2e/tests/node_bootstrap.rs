@@ -22,13 +22,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::node_run::{BOOTSTRAP_NAME, SYSTEM_NAMESPACE, remove_previous_node_run};
+use common::node_run::{
+    BOOTSTRAP_NAME, NodeClaim, SYSTEM_NAMESPACE, claim_node, remove_previous_node_run,
+};
 use common::*;
 use driftless_api::{GitRepository, Kustomization};
-use driftless_e2e::{
-    Error, GitServer, NodeCluster, SshServer, build_and_push_driftless_image, driftless_binary,
-    poll_until,
-};
+use driftless_e2e::{Error, GitServer, NodeCluster, SshServer, driftless_binary, poll_until};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::events::v1::Event;
@@ -46,20 +45,17 @@ const INTERVAL: &str = "10s";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_installs_driftless_on_the_node_and_it_manages_itself_from_git() {
-    if let Some(reason) = NodeCluster::skip_reason() {
-        eprintln!("{reason}");
+    let Some(NodeClaim {
+        cluster,
+        lease: _lease,
+        client,
+        digest,
+    }) = claim_node().await
+    else {
         return;
-    }
-    let cluster = NodeCluster::shared()
-        .await
-        .expect("the node cluster starts");
-    let _lease = cluster.exclusive().await.expect("the node is ours");
-    let client = cluster.client().expect("client");
+    };
     let registry = cluster.registry();
 
-    let digest = build_and_push_driftless_image(&registry)
-        .await
-        .expect("the Driftless image builds and pushes");
     remove_previous_node_run(&client).await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let _ = config_maps

@@ -14,12 +14,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::node_run::remove_previous_node_run;
+use common::node_run::{NodeClaim, claim_node, force_delete, remove_previous_node_run};
 use common::*;
 use driftless_api::{GitRepository, ImagePolicy, ImageUpdateAutomation, Kustomization};
 use driftless_e2e::{
-    Error, NodeCluster, NodeGitServer, NodeLease, NodeRegistry, build_and_push_driftless_image,
-    build_hello_archives, http_get, poll_until, repo_root, wait_node_port_serves,
+    Error, NodeCluster, NodeGitServer, NodeLease, NodeRegistry, build_hello_archives, http_get,
+    poll_until, repo_root, wait_node_port_serves,
 };
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -54,18 +54,12 @@ struct Walkthrough {
 impl Walkthrough {
     /// Installs Driftless afresh and syncs the sample; `None` when node tests are off.
     async fn start() -> Option<Walkthrough> {
-        if let Some(reason) = NodeCluster::skip_reason() {
-            eprintln!("{reason}");
-            return None;
-        }
-        let cluster = NodeCluster::shared()
-            .await
-            .expect("the node cluster starts");
-        let lease = cluster.exclusive().await.expect("the node is ours");
-        let client = cluster.client().expect("client");
-        let digest = build_and_push_driftless_image(&cluster.registry())
-            .await
-            .expect("the Driftless image builds and pushes");
+        let NodeClaim {
+            cluster,
+            lease,
+            client,
+            digest,
+        } = claim_node().await?;
         let archives = tokio::task::spawn_blocking(build_hello_archives)
             .await
             .expect("build thread")
@@ -773,25 +767,14 @@ async fn driftless_pods(pods: &Api<Pod>) -> Vec<String> {
 
 /// Deletes the image automation objects of this file, finalizers and all.
 async fn delete_image_automation(client: &Client) {
-    let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
-    macro_rules! delete {
-        ($kind:ty) => {{
-            let api: Api<$kind> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
-            if api.get_opt(AUTOMATION).await.ok().flatten().is_some() {
-                let _ = api
-                    .patch(
-                        AUTOMATION,
-                        &PatchParams::default(),
-                        &Patch::Merge(&no_finalizers),
-                    )
-                    .await;
-                let _ = api.delete(AUTOMATION, &DeleteParams::default()).await;
-            }
-        }};
-    }
-    delete!(ImageUpdateAutomation);
-    delete!(ImagePolicy);
-    delete!(driftless_api::ImageRepository);
+    let namespace = SYSTEM_NAMESPACE;
+    let updates: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), namespace);
+    let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), namespace);
+    let repositories: Api<driftless_api::ImageRepository> =
+        Api::namespaced(client.clone(), namespace);
+    force_delete(&updates, AUTOMATION).await;
+    force_delete(&policies, AUTOMATION).await;
+    force_delete(&repositories, AUTOMATION).await;
 }
 
 /// Deletes what an earlier run (of any node test) left: the image automation objects of

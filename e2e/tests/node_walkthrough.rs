@@ -7,12 +7,12 @@ mod common;
 
 use std::time::Instant;
 
-use common::node_run::remove_previous_node_run;
+use common::node_run::{NodeClaim, claim_node, remove_previous_node_run};
 use common::*;
 use driftless_api::{GitRepository, Kustomization};
 use driftless_e2e::{
-    NodeCluster, NodeGitServer, build_and_push_driftless_image, build_and_push_hello_images,
-    http_get, repo_root, wait_node_port_serves,
+    NodeCluster, NodeGitServer, build_and_push_hello_images, http_get, repo_root,
+    wait_node_port_serves,
 };
 use kube::Api;
 
@@ -22,20 +22,17 @@ const NODE_PORT: u16 = 30001;
 
 #[tokio::test]
 async fn driftless_installed_from_its_image_serves_hello_world_on_node_port() {
-    if let Some(reason) = NodeCluster::skip_reason() {
-        eprintln!("{reason}");
+    let Some(NodeClaim {
+        cluster,
+        lease: _lease,
+        client,
+        digest,
+    }) = claim_node().await
+    else {
         return;
-    }
-    let cluster = NodeCluster::shared()
-        .await
-        .expect("the node cluster starts");
-    let _lease = cluster.exclusive().await.expect("the node is ours");
-    let client = cluster.client().expect("client");
+    };
     let registry = cluster.registry();
 
-    let digest = build_and_push_driftless_image(&registry)
-        .await
-        .expect("the Driftless image builds and pushes");
     build_and_push_hello_images(&registry)
         .await
         .expect("the hello-world images build and push");

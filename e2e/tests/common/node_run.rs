@@ -1,11 +1,14 @@
 //! What the node tests (node_walkthrough.rs, node_rollout.rs, node_bootstrap.rs) share.
 
+use std::fmt::Debug;
+
 use driftless_api::{GitRepository, Kustomization};
-use driftless_e2e::{Error, poll_until};
+use driftless_e2e::{Error, NodeCluster, NodeLease, build_and_push_driftless_image, poll_until};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::{Api, Client};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
 
 use super::ROLLOUT_DEADLINE;
 
@@ -16,6 +19,54 @@ pub const APP_NAMESPACE: &str = "hello-world";
 /// Name of the GitRepository, Kustomization and Secret `driftless bootstrap git` creates.
 pub const BOOTSTRAP_NAME: &str = "driftless-system";
 
+/// One node test's hold on the node: the shared cluster (held exclusively while `lease`
+/// lives), a client, and the digest of the Driftless image just built and pushed to the
+/// cluster's registry.
+pub struct NodeClaim {
+    pub cluster: &'static NodeCluster,
+    pub lease: NodeLease,
+    pub client: Client,
+    pub digest: String,
+}
+
+/// Claims the node for a test; `None` (the reason printed) when node tests are off.
+pub async fn claim_node() -> Option<NodeClaim> {
+    if let Some(reason) = NodeCluster::skip_reason() {
+        eprintln!("{reason}");
+        return None;
+    }
+    let cluster = NodeCluster::shared()
+        .await
+        .expect("the node cluster starts");
+    let lease = cluster.exclusive().await.expect("the node is ours");
+    let client = cluster.client().expect("client");
+    let digest = build_and_push_driftless_image(&cluster.registry())
+        .await
+        .expect("the Driftless image builds and pushes");
+    Some(NodeClaim {
+        cluster,
+        lease,
+        client,
+        digest,
+    })
+}
+
+/// Deletes `name` if it exists, its finalizers dropped first (Driftless may be gone or
+/// broken and never remove them); does not wait for it to go.
+pub async fn force_delete<K>(api: &Api<K>, name: &str)
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    if api.get_opt(name).await.ok().flatten().is_none() {
+        return;
+    }
+    let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
+    let _ = api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&no_finalizers))
+        .await;
+    let _ = api.delete(name, &DeleteParams::default()).await;
+}
+
 /// Deletes what an earlier node test run left, so this one starts from a fresh install: the
 /// `hello-world` GitRepository and Kustomization (finalizers dropped first: Driftless may be
 /// gone or broken), the app's namespace and the Driftless Deployment; waits until they and
@@ -25,7 +76,6 @@ pub const BOOTSTRAP_NAME: &str = "driftless-system";
 /// prunes its inventory (the CRDs and the namespace among it); finalizers are dropped only
 /// when no Driftless pod is left.
 pub async fn remove_previous_node_run(client: &Client) {
-    let no_finalizers = serde_json::json!({"metadata": {"finalizers": null}});
     let repos: Api<GitRepository> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let bootstrapped = kustomizations
@@ -44,34 +94,8 @@ pub async fn remove_previous_node_run(client: &Client) {
             .await
             .expect("suspend the bootstrap Kustomization of an earlier run");
     }
-    if kustomizations
-        .get_opt("hello-world")
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        let _ = kustomizations
-            .patch(
-                "hello-world",
-                &PatchParams::default(),
-                &Patch::Merge(&no_finalizers),
-            )
-            .await;
-        let _ = kustomizations
-            .delete("hello-world", &DeleteParams::default())
-            .await;
-    }
-    if repos.get_opt("hello-world").await.ok().flatten().is_some() {
-        let _ = repos
-            .patch(
-                "hello-world",
-                &PatchParams::default(),
-                &Patch::Merge(&no_finalizers),
-            )
-            .await;
-        let _ = repos.delete("hello-world", &DeleteParams::default()).await;
-    }
+    force_delete(&kustomizations, "hello-world").await;
+    force_delete(&repos, "hello-world").await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
@@ -103,27 +127,9 @@ pub async fn remove_previous_node_run(client: &Client) {
     .await
     .expect("the previous run goes away");
     if bootstrapped {
-        let _ = kustomizations
-            .patch(
-                BOOTSTRAP_NAME,
-                &PatchParams::default(),
-                &Patch::Merge(&no_finalizers),
-            )
-            .await;
-        let _ = kustomizations
-            .delete(BOOTSTRAP_NAME, &DeleteParams::default())
-            .await;
+        force_delete(&kustomizations, BOOTSTRAP_NAME).await;
     }
-    if repos.get_opt(BOOTSTRAP_NAME).await.ok().flatten().is_some() {
-        let _ = repos
-            .patch(
-                BOOTSTRAP_NAME,
-                &PatchParams::default(),
-                &Patch::Merge(&no_finalizers),
-            )
-            .await;
-        let _ = repos.delete(BOOTSTRAP_NAME, &DeleteParams::default()).await;
-    }
+    force_delete(&repos, BOOTSTRAP_NAME).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let _ = secrets
         .delete(BOOTSTRAP_NAME, &DeleteParams::default())
